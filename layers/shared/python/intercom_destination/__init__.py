@@ -1,0 +1,1 @@
+"""Shared code of the Intercom destination: inbound models, mapping, Intercom client and delivery."""

@@ -1,0 +1,178 @@
+"""Pydantic models of the inbound Segment / Customer.io Data Pipelines spec (one model per call type)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .timestamps import parse_timestamp
+
+
+def _optional_id(value: object) -> str | None:
+    """SDKs stringify numeric ids; JSON null and "" both mean absent."""
+    if value is None or isinstance(value, bool):
+        return None if value is None else _reject("must be a string or a number")
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return _reject("must be a string or a number")
+
+
+def _reject(message: str) -> Any:
+    raise ValueError(message)
+
+
+def _object(value: object) -> dict[str, Any]:
+    """`traits`, `properties`, `context` and `integrations` are objects; null means empty."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    return _reject("must be an object")
+
+
+OptionalId = Annotated[str | None, BeforeValidator(_optional_id)]
+JsonObject = Annotated[dict[str, Any], BeforeValidator(_object)]
+Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+
+CallType = Literal["identify", "track", "page", "screen", "group", "alias"]
+
+
+class BaseCall(BaseModel):
+    """Fields common to every call. Unknown top-level keys are ignored, never rejected."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: CallType
+    messageId: OptionalId = Field(default=None, max_length=100)
+    userId: OptionalId = None
+    anonymousId: OptionalId = None
+    timestamp: Timestamp = None
+    originalTimestamp: Timestamp = None
+    sentAt: Timestamp = None
+    context: JsonObject = Field(default_factory=dict)
+    integrations: JsonObject = Field(default_factory=dict)
+
+    def occurred_at(self, received_at: datetime) -> datetime:
+        """`timestamp`, else Segment's clock-skew correction, else the time we received it."""
+        if self.timestamp is not None:
+            return self.timestamp
+        if self.originalTimestamp is not None and self.sentAt is not None:
+            return received_at - (self.sentAt - self.originalTimestamp)
+        return self.originalTimestamp or received_at
+
+    @property
+    def context_traits(self) -> dict[str, Any]:
+        traits = self.context.get("traits")
+        return traits if isinstance(traits, dict) else {}
+
+
+class _NeedsId(BaseCall):
+    @model_validator(mode="after")
+    def _has_id(self) -> _NeedsId:
+        if self.userId is None and self.anonymousId is None:
+            raise ValueError("userId or anonymousId is required")
+        return self
+
+
+class Identify(_NeedsId):
+    type: Literal["identify"]
+    traits: JsonObject = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _traits_fallback(self) -> Identify:
+        # rudder-sdk-python sends identify traits only in context.traits.
+        if not self.traits and self.context_traits:
+            object.__setattr__(self, "traits", dict(self.context_traits))
+        return self
+
+
+class Track(_NeedsId):
+    type: Literal["track"]
+    event: str = Field(min_length=1, max_length=255)
+    properties: JsonObject = Field(default_factory=dict)
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+
+class Page(_NeedsId):
+    type: Literal["page"]
+    name: str | None = None
+    category: str | None = None
+    properties: JsonObject = Field(default_factory=dict)
+
+
+class Screen(_NeedsId):
+    type: Literal["screen"]
+    name: str | None = None
+    category: str | None = None
+    properties: JsonObject = Field(default_factory=dict)
+
+
+class Group(BaseCall):
+    """A group needs only groupId: PY-CIO and the Node SDKs send groups without a user."""
+
+    type: Literal["group"]
+    groupId: Annotated[str, BeforeValidator(_optional_id)]
+    traits: JsonObject = Field(default_factory=dict)
+
+
+class Alias(BaseCall):
+    type: Literal["alias"]
+    userId: Annotated[str, BeforeValidator(_optional_id)]
+    previousId: Annotated[str, BeforeValidator(_optional_id)]
+
+
+Call = Annotated[Identify | Track | Page | Screen | Group | Alias, Field(discriminator="type")]
+_CALL = TypeAdapter(Call)
+
+
+class FieldError(BaseModel):
+    """One validation problem, reported to the caller by field path."""
+
+    field: str
+    message: str
+
+
+def parse_call(data: dict[str, Any]) -> Identify | Track | Page | Screen | Group | Alias:
+    """Validate one call; raises InvalidCallError naming each bad field."""
+    try:
+        return _CALL.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidCallError(_field_errors(exc)) from None
+
+
+class InvalidCallError(ValueError):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        if error["type"] in {"union_tag_not_found", "union_tag_invalid"}:
+            loc = ["type"]
+            message = "must be one of identify, track, page, screen, group, alias"
+        else:
+            loc = loc[1:] if loc and loc[0] in CallType.__args__ else loc  # type: ignore[attr-defined]
+            message = str(error["msg"]).removeprefix("Value error, ")
+        errors.append(FieldError(field=".".join(loc) or "(event)", message=message))
+    return errors
+

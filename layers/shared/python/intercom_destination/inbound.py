@@ -1,0 +1,155 @@
+"""Turns raw HTTP request bytes into authenticated, size-checked calls; knows nothing of Intercom.
+
+Order matters: decode and size-check before parsing (no gzip bomb, no huge JSON), authenticate
+before validating (an unauthenticated caller learns nothing about our schema).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Paths that carry one call, mapped to the type they imply (the browser SDK uses one-letter aliases).
+SINGLE_CALL_PATHS = {
+    "identify": "identify", "i": "identify",
+    "track": "track", "t": "track",
+    "page": "page", "p": "page",
+    "screen": "screen", "s": "screen",
+    "group": "group", "g": "group",
+    "alias": "alias", "a": "alias",
+}  # fmt: skip
+#: Paths that carry `{"batch": [...]}`.
+BATCH_PATHS = frozenset({"batch", "b", "import"})
+#: Top-level batch keys merged into every item (item keys win), per Segment's HTTP API.
+_BATCH_DEFAULTS = ("context", "integrations", "sentAt")
+
+
+class RequestError(Exception):
+    """A request-level problem answered with one HTTP error (nothing in the request is delivered)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    body: str | None
+    is_base64_encoded: bool
+    headers: Mapping[str, str]  # lower-cased names, as API Gateway HTTP APIs deliver them
+
+
+@dataclass(frozen=True)
+class Item:
+    """One call as received: its position in the request, its JSON, and its serialized size."""
+
+    index: int
+    data: Any
+    size: int
+
+
+def decode_body(request: RawRequest, limit: int) -> bytes:
+    """Raw bytes of the body, gunzipped with a hard cap: more than `limit` bytes is a 413, never inflated."""
+    body = request.body or ""
+    try:
+        raw = base64.b64decode(body, validate=True) if request.is_base64_encoded else body.encode("utf-8")
+    except (binascii.Error, ValueError):
+        raise RequestError(400, "invalid_request", "body is not valid base64") from None
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            raw = inflater.decompress(raw, limit + 1)
+        except zlib.error:
+            raise RequestError(400, "invalid_request", "body is not valid gzip") from None
+        if inflater.unconsumed_tail:
+            raw += b"x"  # more output is pending: the inflated body is over the limit
+    elif encoding not in {"identity", ""}:
+        raise RequestError(415, "unsupported_encoding", f"Content-Encoding '{encoding}' is not supported; use gzip")
+    if len(raw) > limit:
+        raise RequestError(413, "payload_too_large", f"request body is over the {limit}-byte limit")
+    return raw
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Parse whatever the Content-Type says: browsers send JSON as text/plain."""
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(400, "invalid_request", f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RequestError(400, "invalid_request", "body must be a JSON object")
+    return data
+
+
+def presented_keys(headers: Mapping[str, str], body: Mapping[str, Any]) -> list[str]:
+    """Every write key the caller presented: Basic user name, Bearer token, body `writeKey`."""
+    keys = []
+    scheme, _, credentials = headers.get("authorization", "").strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "basic" and credentials:
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        keys.append(decoded.partition(":")[0].strip())  # empty password, or none at all (legacy)
+    elif scheme.lower() == "bearer" and credentials:
+        keys.append(credentials)
+    if isinstance(body.get("writeKey"), str):
+        keys.append(body["writeKey"].strip())
+    return [key for key in keys if key]
+
+
+def authenticate(presented: Iterable[str], accepted: Iterable[str]) -> str:
+    """Return the accepted key that matched; compare every pair in constant time so timing reveals nothing."""
+    match = ""
+    for candidate in presented:
+        for key in accepted:
+            if hmac.compare_digest(candidate.encode(), key.encode()):
+                match = key
+    if not match:
+        raise RequestError(401, "unauthorized", "missing or invalid write key")
+    return match
+
+
+def split_items(path_kind: str, body: dict[str, Any], max_event_bytes: int, max_events: int) -> list[Item]:
+    """The calls in a request. A batch's top-level context/integrations/sentAt are merged into each item."""
+    if path_kind in BATCH_PATHS:
+        batch = body.get("batch")
+        if not isinstance(batch, list):
+            raise RequestError(400, "invalid_request", "batch: must be an array of events")
+        if len(batch) > max_events:
+            raise RequestError(413, "payload_too_large", f"batch: more than {max_events} events")
+        defaults = {key: body[key] for key in _BATCH_DEFAULTS if body.get(key) is not None}
+        return [_item(index, _merged(defaults, item)) for index, item in enumerate(batch)]
+    implied = SINGLE_CALL_PATHS[path_kind]
+    item = _item(0, {"type": implied, **body})
+    if item.size > max_event_bytes:
+        raise RequestError(413, "payload_too_large", f"event is over the {max_event_bytes}-byte limit")
+    if item.data.get("type") != implied:
+        raise RequestError(400, "invalid_request", f"type: '{item.data.get('type')}' does not match /v1/{path_kind}")
+    return [item]
+
+
+def _merged(defaults: dict[str, Any], item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    merged = {**defaults, **item}
+    for key in ("context", "integrations"):
+        if isinstance(defaults.get(key), dict) and isinstance(item.get(key), dict):
+            merged[key] = {**defaults[key], **item[key]}
+    return merged
+
+
+def _item(index: int, data: Any) -> Item:
+    if isinstance(data, dict):
+        data.pop("writeKey", None)  # a credential: never carried further
+    return Item(index=index, data=data, size=len(json.dumps(data, separators=(",", ":"), default=str)))

@@ -1,0 +1,265 @@
+"""The one Intercom REST client: pooled urllib3, timeouts, transport retries, rate-limit headers, errors.
+
+Error taxonomy (what delivery and redrive decide on):
+- RetryableError: 429, 5xx, timeouts, connection errors, 401/403 (a token can be fixed), Intercom's
+  known races (409 without an id, `unique_company_constraint`).
+- PermanentError: the request itself is wrong (400/422 with Intercom's message); retrying cannot help.
+- NotFoundError / ConflictError: permanent as a request, but delivery recovers from them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import quote
+
+import urllib3
+from urllib3.exceptions import HTTPError as TransportError
+from urllib3.util import Retry, Timeout
+
+from .mapping.plans import CompanyBody, ContactBody, EventBody
+
+_CONFLICT_ID = re.compile(r"already exists with id=([0-9A-Za-z]+)")
+_RETRYABLE_400_CODES = frozenset({"unique_company_constraint"})
+
+
+class IntercomError(Exception):
+    """An Intercom call that did not succeed, with what Intercom said (never the token)."""
+
+    retryable = False
+
+    def __init__(self, status: int | None, code: str, message: str, request_id: str | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+class RetryableError(IntercomError):
+    retryable = True
+
+
+class RateLimitedError(RetryableError):
+    """The window's budget is spent; `reset_at` is when Intercom refills it (unix seconds)."""
+
+    def __init__(self, reset_at: float, message: str = "rate limit exceeded") -> None:
+        super().__init__(429, "rate_limit_exceeded", message)
+        self.reset_at = reset_at
+
+
+class PermanentError(IntercomError):
+    pass
+
+
+class NotFoundError(PermanentError):
+    pass
+
+
+class ConflictError(PermanentError):
+    """409 on create: a contact with those identifiers exists, and Intercom named its id."""
+
+    def __init__(self, existing_id: str, message: str, request_id: str | None = None) -> None:
+        super().__init__(409, "conflict", message, request_id)
+        self.existing_id = existing_id
+
+
+class UnknownAttributeError(PermanentError):
+    """400 "Custom attribute 'X' does not exist"."""
+
+
+class RateLimitState:
+    """What X-RateLimit-* last said, shared by every thread: when the window is spent we stop calling."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.reset_at: float = 0.0
+
+    def observe(self, headers: urllib3.HTTPHeaderDict) -> None:
+        try:
+            remaining = int(headers["X-RateLimit-Remaining"])
+            reset_at = float(headers["X-RateLimit-Reset"])
+            limit = int(headers.get("X-RateLimit-Limit", "0")) or None
+        except (KeyError, ValueError):
+            return
+        with self._lock:
+            self.remaining, self.reset_at, self.limit = remaining, reset_at, limit
+
+    def spent(self, reset_at: float) -> None:
+        with self._lock:
+            self.remaining, self.reset_at = 0, max(self.reset_at, reset_at)
+
+    def check(self, now: float) -> None:
+        """Raise instead of calling while the current window has no requests left."""
+        with self._lock:
+            if self.remaining is not None and self.remaining <= 0 and now < self.reset_at:
+                raise RateLimitedError(self.reset_at, "rate-limit window spent; not calling until it resets")
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    role: str
+    external_id: str | None
+    email: str | None
+
+
+def new_pool(max_connections: int) -> urllib3.PoolManager:
+    """One pool per process, reused across warm invocations. Transport-level retries only: connection
+    errors and 502/503/504 twice with a short backoff, so an answer stays well inside the SDKs' 10 s."""
+    retry = Retry(
+        total=2,
+        backoff_factor=0.1,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=None,  # POST is safe to repeat: upserts, 409 recovery, and event de-duplication
+        respect_retry_after_header=False,
+        raise_on_status=False,
+    )
+    return urllib3.PoolManager(num_pools=4, maxsize=max_connections, block=False, retries=retry)
+
+
+class IntercomClient:
+    def __init__(
+        self,
+        pool: urllib3.PoolManager,
+        api_base: str,
+        token: str,
+        version: str,
+        timeout: Timeout,
+        rate_limit: RateLimitState,
+    ) -> None:
+        self._pool = pool
+        self._base = api_base.rstrip("/")
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Intercom-Version": version,
+            "User-Agent": "intercom-destination/0.1",
+        }
+        self._timeout = timeout
+        self.rate_limit = rate_limit
+
+    # --- contacts -----------------------------------------------------------------------------
+    def create_contact(self, body: ContactBody) -> Contact:
+        return _contact(self._request("POST", "/contacts", body))
+
+    def update_contact(self, contact_id: str, body: ContactBody) -> Contact:
+        return _contact(self._request("PUT", f"/contacts/{quote(contact_id, safe='')}", body))
+
+    def find_user(self, external_id: str) -> Contact:
+        """Users only (Intercom's lookup ignores leads); raises NotFoundError."""
+        return _contact(self._request("GET", f"/contacts/find_by_external_id/{quote(external_id, safe='')}"))
+
+    def search_by_email(self, email: str, role: str | None = None) -> list[Contact]:
+        query: dict[str, Any] = {"field": "email", "operator": "=", "value": email}
+        if role:
+            query = {"operator": "AND", "value": [query, {"field": "role", "operator": "=", "value": role}]}
+        page = self._request("POST", "/contacts/search", {"query": query, "pagination": {"per_page": 50}})
+        return [_contact(item) for item in page.get("data", [])]
+
+    def merge_lead(self, lead_id: str, user_id: str) -> Contact:
+        return _contact(self._request("POST", "/contacts/merge", {"from": lead_id, "into": user_id}))
+
+    # --- companies ----------------------------------------------------------------------------
+    def upsert_company(self, body: CompanyBody) -> str:
+        """Create-or-update by company_id; returns Intercom's company `id`, which attach needs."""
+        return str(self._request("POST", "/companies", body)["id"])
+
+    def attach_company(self, contact_id: str, company_intercom_id: str) -> None:
+        self._request("POST", f"/contacts/{quote(contact_id, safe='')}/companies", {"id": company_intercom_id})
+
+    # --- events and data attributes -------------------------------------------------------------
+    def submit_event(self, body: EventBody, contact: dict[str, str]) -> None:
+        """202 with an empty body; Intercom drops a repeat of the same contact + name + created_at."""
+        self._request("POST", "/events", {**body, **contact})
+
+    def list_attributes(self, model: str) -> list[dict[str, Any]]:
+        page = self._request("GET", "/data_attributes", query={"model": model, "include_archived": "false"})
+        return cast(list[dict[str, Any]], page.get("data", []))
+
+    def create_attribute(self, model: str, name: str, data_type: str) -> None:
+        self._request("POST", "/data_attributes", {"name": name, "model": model, "data_type": data_type})
+
+    # --- transport ------------------------------------------------------------------------------
+    def _request(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        self.rate_limit.check(time.time())
+        try:
+            response = self._pool.request(
+                method,
+                self._base + path,
+                fields=query,
+                body=None if body is None else json.dumps(body).encode(),
+                headers=self._headers,
+                timeout=self._timeout,
+            )
+        except TransportError as exc:
+            raise RetryableError(None, type(exc).__name__, _describe_transport(exc)) from None
+        self.rate_limit.observe(response.headers)
+        if response.status < 300:
+            return _json(response.data) if response.data else {}
+        raise self._error(response)
+
+    def _error(self, response: urllib3.BaseHTTPResponse) -> IntercomError:
+        payload = _json(response.data)
+        first = (payload.get("errors") or [{}])[0] if isinstance(payload.get("errors"), list) else {}
+        code = str(first.get("code") or f"http_{response.status}")
+        message = str(first.get("message") or response.reason or "")
+        request_id = payload.get("request_id")
+        status = response.status
+        if status == 429:
+            reset = _float(response.headers.get("X-RateLimit-Reset")) or time.time() + 10
+            self.rate_limit.spent(reset)
+            return RateLimitedError(reset, message)
+        if status == 409:
+            match = _CONFLICT_ID.search(message)
+            if match:
+                return ConflictError(match.group(1), message, request_id)
+            return RetryableError(status, code, message, request_id)  # a race Intercom resolves shortly
+        if status == 404:
+            return NotFoundError(status, code, message, request_id)
+        if status == 410:
+            return NotFoundError(status, code, message, request_id)  # merged away: look the contact up again
+        if status == 400 and "Custom attribute" in message and "does not exist" in message:
+            return UnknownAttributeError(status, code, message, request_id)
+        if status in (401, 403, 408) or status >= 500 or code in _RETRYABLE_400_CODES:
+            return RetryableError(status, code, message, request_id)
+        return PermanentError(status, code, message, request_id)
+
+
+def _contact(payload: dict[str, Any]) -> Contact:
+    return Contact(
+        id=str(payload["id"]),
+        role=str(payload.get("role") or "user"),
+        external_id=payload.get("external_id"),
+        email=payload.get("email"),
+    )
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _describe_transport(exc: TransportError) -> str:
+    """urllib3's messages can include the URL; they never include headers, so no token leaks."""
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc)[:300]

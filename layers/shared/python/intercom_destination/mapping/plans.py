@@ -1,0 +1,101 @@
+"""Typed shapes of what the mapping produces: Intercom request bodies plus how to find the contact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, NotRequired, TypedDict
+
+Scalar = str | int | float | bool
+
+
+class ContactBody(TypedDict, total=False):
+    """POST /contacts and PUT /contacts/{id} (create_contact_request / update_contact_request)."""
+
+    role: Literal["user", "lead"]
+    external_id: str
+    email: str
+    phone: str
+    name: str
+    avatar: str
+    signed_up_at: int
+    last_seen_at: int
+    owner_id: str
+    unsubscribed_from_emails: bool
+    custom_attributes: dict[str, Scalar]
+
+
+class CompanyBody(TypedDict, total=False):
+    """POST /companies (create_or_update_company_request)."""
+
+    company_id: str
+    name: str
+    plan: str
+    monthly_spend: int
+    size: int
+    website: str
+    industry: str
+    remote_created_at: int
+    custom_attributes: dict[str, Scalar]
+
+
+class Price(TypedDict):
+    amount: int  # minor units (cents)
+    currency: str
+
+
+class RichLink(TypedDict):
+    url: str
+    value: str
+
+
+MetadataValue = Scalar | Price | RichLink
+
+
+class EventBody(TypedDict):
+    """POST /events (create_data_event_request) without the contact, which delivery resolves."""
+
+    event_name: str
+    created_at: int
+    metadata: NotRequired[dict[str, MetadataValue]]
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """How to find the Intercom contact of a call: by userId (external_id) first, else by email."""
+
+    external_id: str | None = None
+    email: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.external_id or self.email)
+
+
+@dataclass(frozen=True)
+class IdentifyPlan:
+    contact: ContactRef
+    role: Literal["user", "lead"]
+    body: ContactBody  # standard fields, without role/external_id/custom_attributes
+    custom_attributes: dict[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    company: CompanyBody  # without custom_attributes
+    custom_attributes: dict[str, Scalar] = field(default_factory=dict)
+    contact: ContactRef = ContactRef()  # empty: upsert the company, attach nobody
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    contact: ContactRef
+    event: EventBody
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The call needs no Intercom request in cloud mode; `reason` is logged and counted."""
+
+    reason: str
+
+
+Plan = IdentifyPlan | GroupPlan | TrackPlan | Skip

@@ -1,0 +1,90 @@
+"""Environment variables, parsed once into a typed settings object (every variable is declared in template.yaml)."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import cache
+
+from pydantic import BaseModel, Field, field_validator
+
+#: Intercom's regional REST hosts; the US host only *attempts* to route to other regions.
+REGION_API_BASES = {
+    "US": "https://api.intercom.io",
+    "EU": "https://api.eu.intercom.io",
+    "AU": "https://api.au.intercom.io",
+}
+
+#: The version of the vendored OpenAPI description (local/sandbox/openapi); the mapping is written for it.
+DEFAULT_INTERCOM_VERSION = "2.16"
+
+
+class AttributePolicy(StrEnum):
+    """What to do with a custom attribute that the Intercom workspace does not define yet."""
+
+    CREATE = "create"
+    DROP = "drop"
+    STRICT = "strict"
+
+
+class LeadHandling(StrEnum):
+    """What an identify with an email but no userId becomes."""
+
+    LEAD = "lead"  # an Intercom lead, merged into the user once a userId arrives for that email
+    USER = "user"  # a user addressed by email only
+    SKIP = "skip"  # nothing: only identified users reach Intercom
+
+
+class Settings(BaseModel):
+    """The destination's configuration. Secrets are read through `secrets.py`, never stored here raw."""
+
+    write_keys: tuple[str, ...] = ()
+    write_keys_parameter: str | None = None
+    intercom_access_token: str | None = Field(default=None, repr=False)
+    intercom_token_parameter: str | None = None
+    intercom_region: str = "US"
+    intercom_api_base: str | None = None
+    intercom_version: str = DEFAULT_INTERCOM_VERSION
+    custom_attribute_policy: AttributePolicy = AttributePolicy.CREATE
+    lead_handling: LeadHandling = LeadHandling.LEAD
+    max_event_bytes: int = Field(default=32 * 1024, gt=0)
+    max_batch_bytes: int = Field(default=500 * 1024, gt=0)
+    max_batch_events: int = Field(default=2500, gt=0)
+    intercom_connect_timeout: float = Field(default=2.0, gt=0)
+    intercom_read_timeout: float = Field(default=3.0, gt=0)
+    delivery_concurrency: int = Field(default=8, gt=0, le=64)
+    delivery_budget_seconds: float = Field(default=5.0, gt=0)
+    cache_ttl_seconds: float = Field(default=600.0, ge=0)
+
+    @field_validator("intercom_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in REGION_API_BASES:
+            raise ValueError(f"INTERCOM_REGION must be one of {', '.join(REGION_API_BASES)}")
+        return region
+
+    @property
+    def api_base(self) -> str:
+        """INTERCOM_API_BASE wins (a sandbox or a proxy); otherwise the region's host."""
+        return (self.intercom_api_base or REGION_API_BASES[self.intercom_region]).rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        fields = {
+            name: env[name.upper()] for name in cls.model_fields if env.get(name.upper(), "").strip() != ""
+        }
+        if "write_keys" in fields:
+            fields["write_keys"] = split_keys(fields["write_keys"])  # type: ignore[assignment]
+        return cls.model_validate(fields)
+
+
+def split_keys(raw: str) -> tuple[str, ...]:
+    """Several write keys may be valid at once (rotation): comma or newline separated."""
+    return tuple(key.strip() for key in raw.replace("\n", ",").split(",") if key.strip())
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.from_env()
