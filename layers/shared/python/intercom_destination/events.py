@@ -175,4 +175,3 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
             message = str(error["msg"]).removeprefix("Value error, ")
         errors.append(FieldError(field=".".join(loc) or "(event)", message=message))
     return errors
-

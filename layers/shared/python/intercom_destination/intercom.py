@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote
@@ -112,9 +113,11 @@ class Contact:
 
 def new_pool(max_connections: int) -> urllib3.PoolManager:
     """One pool per process, reused across warm invocations. Transport-level retries only: connection
-    errors and 502/503/504 twice with a short backoff, so an answer stays well inside the SDKs' 10 s."""
+    errors and 502/503/504 twice with a short backoff. A read timeout is not retried here, so one call
+    costs at most one read timeout and the answer stays well inside the SDKs' 10 s."""
     retry = Retry(
         total=2,
+        read=0,
         backoff_factor=0.1,
         status_forcelist=(502, 503, 504),
         allowed_methods=None,  # POST is safe to repeat: upserts, 409 recovery, and event de-duplication
@@ -129,15 +132,15 @@ class IntercomClient:
         self,
         pool: urllib3.PoolManager,
         api_base: str,
-        token: str,
+        token: Callable[[], str],
         version: str,
         timeout: Timeout,
         rate_limit: RateLimitState,
     ) -> None:
         self._pool = pool
         self._base = api_base.rstrip("/")
+        self._token = token  # read per request: a rotated token is picked up without a cold start
         self._headers = {
-            "Authorization": f"Bearer {token}",
             "Accept": "application/json",
             "Content-Type": "application/json",
             "Intercom-Version": version,
@@ -188,9 +191,7 @@ class IntercomClient:
         self._request("POST", "/data_attributes", {"name": name, "model": model, "data_type": data_type})
 
     # --- transport ------------------------------------------------------------------------------
-    def _request(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
-    ) -> dict[str, Any]:
+    def _request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:
         self.rate_limit.check(time.time())
         try:
             response = self._pool.request(
@@ -198,7 +199,7 @@ class IntercomClient:
                 self._base + path,
                 fields=query,
                 body=None if body is None else json.dumps(body).encode(),
-                headers=self._headers,
+                headers={**self._headers, "Authorization": f"Bearer {self._token()}"},
                 timeout=self._timeout,
             )
         except TransportError as exc:

@@ -72,9 +72,7 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        fields = {
-            name: env[name.upper()] for name in cls.model_fields if env.get(name.upper(), "").strip() != ""
-        }
+        fields = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper(), "").strip() != ""}
         if "write_keys" in fields:
             fields["write_keys"] = split_keys(fields["write_keys"])  # type: ignore[assignment]
         return cls.model_validate(fields)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ..events import Identify
 from ..settings import LeadHandling
@@ -38,7 +38,7 @@ def map_identify(call: Identify, received_at: datetime, lead_handling: LeadHandl
         return Skip("identify without userId or email: Intercom cannot address an anonymous visitor")
     if call.userId is None and lead_handling is LeadHandling.SKIP:
         return Skip("identify without userId while LEAD_HANDLING=skip")
-    role = "user" if call.userId is not None or lead_handling is LeadHandling.USER else "lead"
+    role: Literal["user", "lead"] = "user" if call.userId is not None or lead_handling is LeadHandling.USER else "lead"
     return IdentifyPlan(
         contact=ContactRef(external_id=call.userId, email=email),
         role=role,

@@ -16,9 +16,7 @@ MAX_STRING = 255
 _BAD_KEY_CHARS = re.compile(r"[.$~`!@#%^&*'{}|\\\"\x00\s/]+")
 
 #: Currencies with no minor unit (ISO 4217 exponent 0): the amount is sent as is, not ×100.
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW MGA PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
-)
+ZERO_DECIMAL_CURRENCIES = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW MGA PYG RWF UGX UYI VND VUV XAF XOF XPF".split())
 #: Currencies with three decimals (exponent 3).
 THREE_DECIMAL_CURRENCIES = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
 

@@ -1,0 +1,76 @@
+"""Ingest function: the HTTPS endpoint the analytics SDKs post to (API Gateway HTTP API, payload 2.0).
+
+Thin on purpose: routing, HTTP shapes, logs and metrics. Validation is per event inside the layer
+(not the resolver's request validation) because a batch answers per event, in the shape SDKs read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, RawRequest, RequestError
+from intercom_destination.ingest import Answer
+from intercom_destination.wiring import ingest_service
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# Browsers post cross-origin (analytics.js sends text/plain to avoid a preflight; gzip and Basic auth need one).
+app = APIGatewayHttpResolver(
+    cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Encoding"], max_age=600)
+)
+
+
+def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response:
+    return Response(status, "application/json", json.dumps(body, separators=(",", ":")), headers=headers)
+
+
+@app.get("/health")
+def health() -> Response:
+    return _json(200, {"status": "ok"})
+
+
+@app.post("/v1/<kind>")
+@tracer.capture_method
+def ingest(kind: str) -> Response:
+    if kind not in BATCH_PATHS and kind not in SINGLE_CALL_PATHS:
+        return _not_found()
+    event = app.current_event
+    request = RawRequest(
+        body=event.body,
+        is_base64_encoded=bool(event.is_base64_encoded),
+        headers={name.lower(): value for name, value in (event.headers or {}).items()},
+    )
+    received_at = datetime.fromtimestamp(event.request_context.time_epoch / 1000, tz=UTC)
+    answer: Answer = ingest_service().handle(kind, request, received_at)
+    for name, count in answer.counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+    return _json(answer.status, answer.body, answer.headers)
+
+
+@app.exception_handler(RequestError)
+def request_error(exc: RequestError) -> Response:
+    logger.info("request refused", extra={"status": exc.status, "code": exc.code})
+    return _json(exc.status, {"success": False, "code": exc.code, "message": exc.message})
+
+
+@app.not_found
+def not_found(_: Exception) -> Response:
+    return _not_found()
+
+
+def _not_found() -> Response:
+    return _json(404, {"success": False, "code": "not_found", "message": "no such endpoint; SDKs post to /v1/batch"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

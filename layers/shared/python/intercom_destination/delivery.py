@@ -1,0 +1,224 @@
+"""Runs a mapped plan against Intercom with as few calls as correctness allows.
+
+Call budget (what peers spend in brackets, see docs/intercom-api.md §6):
+- identify, known user (cached id): 1 PUT [2: search + PUT]; unknown: POST, or POST → 409 → PUT the id
+  Intercom names, plus one lead search on a first create with an email (to merge that lead in).
+- group: company upsert + attach, plus one contact lookup when the contact id is not cached [3].
+- track by userId: 1 POST /events [1]; by email only: a cached or searched contact id, then the event.
+
+Intercom ids learned on the way are cached per warm function (TTL), keyed by external_id and email.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from aws_lambda_powertools import Logger
+
+from .attributes import AttributeRegistry, Model
+from .intercom import ConflictError, IntercomClient, NotFoundError, RetryableError, UnknownAttributeError
+from .mapping.plans import ContactBody, ContactRef, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
+from .privacy import mask_email
+
+logger = Logger(child=True)
+T = TypeVar("T")
+
+
+class ContactNotFoundError(RetryableError):
+    """The call's contact is not in Intercom (yet): a group or track that arrived before its identify."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(404, "contact_not_found", f"no Intercom contact for {what} yet")
+
+
+class ContactCache:
+    """External id / email → Intercom contact id, for `ttl` seconds (contacts are rarely deleted)."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ids: dict[str, tuple[float, str]] = {}
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._ids.get(key)
+            if entry is None or self._clock() - entry[0] >= self._ttl:
+                self._ids.pop(key, None)
+                return None
+            return entry[1]
+
+    def put(self, contact_id: str, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._ids[key] = (self._clock(), contact_id)
+
+    def evict(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._ids.pop(key, None)
+
+
+def _keys(ref: ContactRef) -> list[str]:
+    keys = []
+    if ref.external_id:
+        keys.append(f"user:{ref.external_id}")
+    if ref.email:
+        keys.append(f"email:{ref.email.lower()}")
+    return keys
+
+
+class Deliverer:
+    def __init__(self, client: IntercomClient, registry: AttributeRegistry, cache: ContactCache) -> None:
+        self._client = client
+        self._registry = registry
+        self._cache = cache
+
+    def deliver(self, plan: Plan) -> None:
+        """Raises IntercomError subclasses; RetryableError means "try again later", anything else is final."""
+        match plan:
+            case IdentifyPlan():
+                self._identify(plan)
+            case GroupPlan():
+                self._group(plan)
+            case TrackPlan():
+                self._track(plan)
+            case Skip():
+                pass
+
+    # --- identify -------------------------------------------------------------------------------
+    def _identify(self, plan: IdentifyPlan) -> None:
+        self._with_attributes("contact", plan.custom_attributes, lambda attrs: self._write_contact(plan, attrs))
+
+    def _write_contact(self, plan: IdentifyPlan, attributes: dict[str, Scalar]) -> None:
+        body: ContactBody = {**plan.body}
+        if attributes:
+            body["custom_attributes"] = attributes
+        ref = plan.contact
+        if ref.external_id is None:
+            self._write_by_email(plan, body)
+            return
+        body["external_id"] = ref.external_id
+        cached = self._cache.get(f"user:{ref.external_id}")
+        if cached and self._update(cached, body, ref):
+            return
+        try:
+            contact = self._client.create_contact({**body, "role": "user"})
+        except ConflictError as conflict:
+            # The user exists (Intercom names it): update it rather than ever creating a second one.
+            self._client.update_contact(conflict.existing_id, body)
+            self._cache.put(conflict.existing_id, *_keys(ref))
+            return
+        self._cache.put(contact.id, *_keys(ref))
+        if ref.email:
+            self._merge_leads(ref.email, contact.id)
+
+    def _write_by_email(self, plan: IdentifyPlan, body: ContactBody) -> None:
+        """No userId: update whoever owns the email (a user first, else the lead), or create a contact."""
+        ref = plan.contact
+        assert ref.email is not None  # the mapping skips identifies with neither id nor email
+        contact_id = self._find_by_email(ref.email)
+        if contact_id and self._update(contact_id, body, ref):
+            return
+        try:
+            created = self._client.create_contact({**body, "role": plan.role})
+        except ConflictError as conflict:
+            self._client.update_contact(conflict.existing_id, body)
+            created_id = conflict.existing_id
+        else:
+            created_id = created.id
+        self._cache.put(created_id, *_keys(ref))
+
+    def _update(self, contact_id: str, body: ContactBody, ref: ContactRef) -> bool:
+        """PUT to a known id; False when it is gone (deleted or merged away) so the caller looks again."""
+        try:
+            self._client.update_contact(contact_id, body)
+        except NotFoundError:
+            self._cache.evict(*_keys(ref))
+            return False
+        return True
+
+    def _merge_leads(self, email: str, user_id: str) -> None:
+        """A user just created for an email that leads already carry: fold those leads into the user."""
+        for lead in self._client.search_by_email(email, role="lead"):
+            self._client.merge_lead(lead.id, user_id)
+            logger.info("merged lead into user", extra={"lead_id": lead.id, "contact_id": user_id})
+
+    # --- group ----------------------------------------------------------------------------------
+    def _group(self, plan: GroupPlan) -> None:
+        company_id = self._with_attributes(
+            "company",
+            plan.custom_attributes,
+            lambda attrs: self._client.upsert_company(
+                {**plan.company, "custom_attributes": attrs} if attrs else plan.company
+            ),
+        )
+        if not plan.contact:
+            return
+        contact_id = self._resolve(plan.contact)
+        try:
+            self._client.attach_company(contact_id, company_id)
+        except NotFoundError as exc:
+            if exc.code == "company_not_found":
+                raise  # a stray answer Intercom has been seen to give under concurrency: not ours to fix
+            self._cache.evict(*_keys(plan.contact))
+            raise ContactNotFoundError(_describe(plan.contact)) from None
+
+    # --- track ----------------------------------------------------------------------------------
+    def _track(self, plan: TrackPlan) -> None:
+        ref = plan.contact
+        # user_id needs no lookup; an email-only contact may be a lead, which only its id addresses.
+        contact = {"user_id": ref.external_id} if ref.external_id else {"id": self._resolve(ref)}
+        try:
+            self._client.submit_event(plan.event, contact)
+        except NotFoundError:
+            self._cache.evict(*_keys(ref))
+            raise ContactNotFoundError(_describe(ref)) from None
+
+    # --- shared ---------------------------------------------------------------------------------
+    def _resolve(self, ref: ContactRef) -> str:
+        """The Intercom id of an existing contact: by external_id (users), else by email."""
+        if ref.external_id:
+            if cached := self._cache.get(f"user:{ref.external_id}"):
+                return cached
+            try:
+                contact_id = self._client.find_user(ref.external_id).id
+            except NotFoundError:
+                raise ContactNotFoundError(_describe(ref)) from None
+            self._cache.put(contact_id, f"user:{ref.external_id}")
+            return contact_id
+        if ref.email and (by_email := self._find_by_email(ref.email)):
+            return by_email
+        raise ContactNotFoundError(_describe(ref))
+
+    def _find_by_email(self, email: str) -> str | None:
+        key = f"email:{email.lower()}"
+        if cached := self._cache.get(key):
+            return cached
+        found = self._client.search_by_email(email)
+        if not found:
+            return None
+        # Prefer a user over leads sharing the email; among equals, Intercom's order (newest first).
+        best = next((contact for contact in found if contact.role == "user"), found[0])
+        self._cache.put(best.id, key)
+        return best.id
+
+    def _with_attributes(
+        self, model: Model, attributes: dict[str, Scalar], write: Callable[[dict[str, Scalar]], T]
+    ) -> T:
+        """Write with the attributes the policy allows; if Intercom still rejects one (archived since
+        we cached the list), re-read the list and write once more."""
+        try:
+            return write(self._registry.prepare(model, attributes))
+        except UnknownAttributeError:
+            self._registry.forget(model)
+            return write(self._registry.prepare(model, attributes))
+
+
+def _describe(ref: ContactRef) -> str:
+    if ref.external_id:
+        return f"userId {ref.external_id!r}"
+    return f"email {mask_email(ref.email or '')}"
