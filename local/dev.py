@@ -1,0 +1,71 @@
+"""`make dev`: run the destination locally, no AWS account and no Docker needed.
+
+Environment: PORT (3000), WRITE_KEY (dev-write-key), INTERCOM_API_BASE and INTERCOM_ACCESS_TOKEN (to
+use a real workspace instead of the sandbox), SANDBOX_PORT (3001), SQS_PORT (3002).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "layers" / "shared" / "python")]
+
+from local import stack  # noqa: E402
+
+BANNER = """
+intercom-destination is running locally.
+
+  endpoint       {url}          (POST /v1/batch, /v1/identify, /v1/track, /v1/group, ...; GET /health)
+  write key      {write_key}
+  Intercom       {intercom}
+  SQS (moto)     {sqs}   queue {queue}
+
+Try it:
+
+  curl -s -u {write_key}: {url}/v1/batch -d '{{"batch": [
+    {{"type": "identify", "userId": "u-1", "traits": {{"email": "ada@example.com", "name": "Ada Lovelace", "plan": "pro"}}}},
+    {{"type": "group", "userId": "u-1", "groupId": "acme", "traits": {{"name": "Acme Inc", "employees": 42}}}},
+    {{"type": "track", "userId": "u-1", "event": "Order Completed", "properties": {{"revenue": 19.99, "currency": "USD"}}}}
+  ]}}'
+{see}
+Ctrl-C stops everything.
+"""
+
+
+def main() -> None:
+    api_base = os.environ.get("INTERCOM_API_BASE") or None
+    running = stack.start(
+        port=int(os.environ.get("PORT", "3000")),
+        sandbox_port=int(os.environ.get("SANDBOX_PORT", "3001")),
+        sqs_port=int(os.environ.get("SQS_PORT", "3002")),
+        write_key=os.environ.get("WRITE_KEY", "dev-write-key"),
+        intercom_api_base=api_base,
+        intercom_token=os.environ.get("INTERCOM_ACCESS_TOKEN"),
+    )
+    sandbox = running.sandbox
+    print(
+        BANNER.format(
+            url=running.url,
+            write_key=running.write_key,
+            intercom=f"sandbox at {sandbox.url}" if sandbox else running.intercom_api_base,
+            sqs=running.sqs_endpoint,
+            queue=stack.DEAD_LETTER_QUEUE,
+            see=f"\nThen see what Intercom received:\n\n  curl -s {sandbox.url}/_sandbox/state\n" if sandbox else "",
+        ),
+        flush=True,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    running.stop()
+
+
+if __name__ == "__main__":
+    main()

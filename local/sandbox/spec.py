@@ -1,0 +1,65 @@
+"""Validates requests against Intercom's official OpenAPI description (vendored in ./openapi, MIT).
+
+Two schemas are relaxed in memory, never in the file: `create_data_event_request.metadata` and
+company `custom_attributes` declare string-only values, yet Intercom documents and accepts numbers,
+booleans and rich-link / monetary objects there (docs/intercom-api.md §7).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.testing import MockRequest
+
+SPEC_PATH = Path(__file__).parent / "openapi" / "api.intercom.io.yaml"
+#: Any server listed in the description; the path is what is validated.
+_HOST = "https://api.intercom.io"
+_lock = threading.Lock()
+
+
+@cache
+def _api() -> OpenAPI:
+    with SPEC_PATH.open("rb") as handle:
+        spec: dict[str, Any] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    schemas = spec["components"]["schemas"]
+    schemas["create_data_event_request"]["properties"]["metadata"].pop("additionalProperties", None)
+    schemas["create_or_update_company_request"]["properties"]["custom_attributes"].pop("additionalProperties", None)
+    # The published file has two unrelated undeclared path parameters; skip whole-spec validation.
+    return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+
+
+def violations(method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> list[str]:
+    """Everything the description says is wrong with this request (empty when it conforms)."""
+    request = MockRequest(
+        _HOST,
+        method.lower(),
+        path,
+        args=query,
+        headers=headers,
+        data=body or None,
+        content_type=headers.get("Content-Type", "application/json").split(";")[0],
+    )
+    with _lock:  # openapi-core's caches are not documented as thread-safe
+        result = _api().unmarshal_request(request)
+    return [_describe(error) for error in result.errors]
+
+
+def _describe(error: Exception) -> str:
+    details = [str(error)]
+    for cause in getattr(error, "schema_errors", None) or []:
+        details.append(str(getattr(cause, "message", cause)))
+    cause = error.__cause__
+    if cause is not None:
+        details.append(str(cause))
+        details.extend(str(getattr(inner, "message", inner)) for inner in getattr(cause, "schema_errors", []) or [])
+    return "; ".join(dict.fromkeys(details))[:1000]
+
+
+def preload() -> None:
+    """Parse the description now (about a second) rather than on the first request."""
+    _api()
