@@ -81,7 +81,6 @@ def start(
         WRITE_KEYS=write_key,
         INTERCOM_API_BASE=intercom_api_base,
         INTERCOM_ACCESS_TOKEN=intercom_token or "",
-        DEAD_LETTER_QUEUE_URL=queue_url,
         AWS_ENDPOINT_URL_SQS=sqs_endpoint,
     )
     handler = load_handler(ROOT / "functions" / "ingest" / "app.py", "ingest_app")
