@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
-from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "layers" / "shared" / "python")]
-
-from local import stack  # noqa: E402
+from local import stack
 
 BANNER = """
 intercom-destination is running locally.

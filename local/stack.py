@@ -11,6 +11,9 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
+from intercom_destination.settings import Settings, get_settings
+from intercom_destination.wiring import ingest_service
+
 from .adapter import Adapter, load_handler
 from .sandbox import DEFAULT_TOKEN, Sandbox
 
@@ -33,6 +36,7 @@ class Stack:
     url: str
     write_key: str
     intercom_api_base: str
+    intercom_token: str
     queue_url: str
     sqs_endpoint: str
     sandbox: Sandbox | None
@@ -48,12 +52,20 @@ class Stack:
 
 def configure(**env: str) -> None:
     """Set function environment variables and make the next invocation read them (a new cold start)."""
-    from intercom_destination.settings import get_settings
-    from intercom_destination.wiring import ingest_service
-
     os.environ.update(env)
     get_settings.cache_clear()
     ingest_service.cache_clear()
+
+
+def function_env(stack: Stack, **overrides: str) -> dict[str, str]:
+    """Every setting back to its default, pointed at this stack's Intercom, plus `overrides`."""
+    env = {name.upper(): "" for name in Settings.model_fields}
+    env |= {
+        "WRITE_KEYS": stack.write_key,
+        "INTERCOM_API_BASE": stack.intercom_api_base,
+        "INTERCOM_ACCESS_TOKEN": stack.intercom_token,
+    }
+    return env | overrides
 
 
 def start(
@@ -77,12 +89,10 @@ def start(
     sqs_endpoint = f"http://{sqs_host}:{sqs_bound}"
     os.environ.update(BASE_ENV)
     queue_url = boto3.client("sqs", endpoint_url=sqs_endpoint).create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
-    configure(
-        WRITE_KEYS=write_key,
-        INTERCOM_API_BASE=intercom_api_base,
-        INTERCOM_ACCESS_TOKEN=intercom_token or "",
-        AWS_ENDPOINT_URL_SQS=sqs_endpoint,
-    )
     handler = load_handler(ROOT / "functions" / "ingest" / "app.py", "ingest_app")
     adapter = Adapter(handler, host=host, port=port).start()
-    return Stack(adapter.url, write_key, intercom_api_base, queue_url, sqs_endpoint, sandbox, adapter, sqs)
+    running = Stack(
+        adapter.url, write_key, intercom_api_base, intercom_token or "", queue_url, sqs_endpoint, sandbox, adapter, sqs
+    )
+    configure(**function_env(running), AWS_ENDPOINT_URL_SQS=sqs_endpoint)
+    return running

@@ -1,0 +1,84 @@
+"""Fixtures shared by every test folder: the local stack (started once) and a clean sandbox per test."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import urllib3
+
+from local import stack as local_stack
+from local.sandbox import SandboxControl
+
+WRITE_KEY = "dev-write-key"
+#: A Customer.io-style key (sk_ prefix): customerio-cdp-analytics sends it as a Bearer token.
+CIO_KEY = "sk_test_e2e_key"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class Api:
+    """The destination's HTTPS endpoint as an SDK sees it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._http = urllib3.PoolManager(retries=False)
+
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = WRITE_KEY,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        sent = dict(headers or {})
+        if key is not None:
+            sent.setdefault("Authorization", "Basic " + base64.b64encode(f"{key}:".encode()).decode())
+        data = raw if raw is not None else json.dumps(body).encode()
+        return self.request("POST", path, data, sent)
+
+    def request(self, method: str, path: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+        response = self._http.request(method, self.url + path, body=data, headers=headers or {})
+        try:
+            parsed = json.loads(response.data) if response.data else {}
+        except ValueError:
+            parsed = {"raw": response.data.decode(errors="replace")}
+        return Reply(response.status, parsed, {k.lower(): v for k, v in response.headers.items()})
+
+    def batch(self, *events: dict[str, Any], **kwargs: Any) -> Reply:
+        return self.post("/v1/batch", {"batch": list(events)}, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[local_stack.Stack]:
+    running = local_stack.start(write_key=WRITE_KEY)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sandbox(stack: local_stack.Stack, request: pytest.FixtureRequest) -> Iterator[SandboxControl]:
+    """An empty Intercom workspace and a cold function per test; afterwards, no request our client sent
+    may have broken Intercom's OpenAPI description (the contract, checked on every test)."""
+    control = SandboxControl(stack.intercom_api_base)
+    control.reset()
+    local_stack.configure(**local_stack.function_env(stack, WRITE_KEYS=f"{WRITE_KEY},{CIO_KEY}"))
+    yield control
+    if request.node.get_closest_marker("spec_violations_expected") is None:
+        assert control.state()["violations"] == []
+
+
+@pytest.fixture
+def api(stack: local_stack.Stack, sandbox: SandboxControl) -> Api:
+    return Api(stack.url)

@@ -1,0 +1,55 @@
+"""Pure rules of the ingest flow: the integrations switch and the answer SDKs read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from intercom_destination.ingest import ItemError, Report, integrations_allow
+
+
+@pytest.mark.parametrize(
+    ("integrations", "allowed"),
+    [
+        ({}, True),
+        ({"Intercom": False}, False),
+        ({"intercom": False}, False),
+        ({"INTERCOM": False}, False),
+        ({"All": False}, False),
+        ({"All": False, "Intercom": True}, True),
+        ({"All": False, "Intercom": {"user_hash": "x"}}, True),
+        ({"All": True, "Intercom": False}, False),
+        ({"All": True}, True),
+        ({"Mixpanel": False}, True),
+    ],
+)
+def test_integrations_switch(integrations: dict[str, Any], allowed: bool) -> None:
+    assert integrations_allow(integrations) is allowed
+
+
+def test_success_is_exactly_200_success_true() -> None:
+    answer = Report().answer()
+    assert (answer.status, answer.body) == (200, {"success": True})
+
+
+def test_rejections_are_400_with_code_message_and_indexed_errors() -> None:
+    report = Report(rejected=[ItemError(2, "m2", "event", "invalid_event", "Field required")])
+    answer = report.answer()
+    assert answer.status == 400
+    assert isinstance(answer.body["code"], str) and isinstance(answer.body["message"], str)
+    assert answer.body["errors"] == [
+        {"index": 2, "messageId": "m2", "field": "event", "code": "invalid_event", "message": "Field required"}
+    ]
+
+
+def test_undelivered_events_make_sdks_retry() -> None:
+    report = Report(
+        failed=[ItemError(1, "m1", "(intercom)", "server_error", "boom")],
+        rejected=[ItemError(0, None, "event", "invalid_event", "x")],
+        retry_after=7,
+    )
+    answer = report.answer()
+    assert answer.status == 503
+    assert answer.headers == {"Retry-After": "7"}
+    assert [error["index"] for error in answer.body["errors"]] == [0, 1]

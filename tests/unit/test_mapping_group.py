@@ -1,0 +1,77 @@
+"""group → Identify Company (+ the contact to attach), table-tested."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from intercom_destination.events import Group, parse_call
+from intercom_destination.mapping.group import MAX_MONTHLY_SPEND, map_group
+from intercom_destination.mapping.plans import ContactRef, GroupPlan
+
+
+def grouped(event: dict[str, Any]) -> GroupPlan:
+    call = parse_call({"type": "group", **event})
+    assert isinstance(call, Group)
+    return map_group(call)
+
+
+def test_company_fields() -> None:
+    plan = grouped({
+        "userId": "u1",
+        "groupId": "acme",
+        "traits": {
+            "name": "Acme",
+            "plan": "enterprise",
+            "monthly_spend": 99.9,
+            "employees": "250",
+            "website": "https://acme.example",
+            "industry": "Anvils",
+            "createdAt": "2020-02-02T00:00:00Z",
+            "region": "EMEA",
+            "address": {"city": "Paris"},
+            "email": "billing@acme.example",
+        },
+    })  # fmt: skip
+    assert plan.company == {
+        "company_id": "acme",
+        "name": "Acme",
+        "plan": "enterprise",
+        "monthly_spend": 99,
+        "size": 250,
+        "website": "https://acme.example",
+        "industry": "Anvils",
+        "remote_created_at": 1580601600,
+    }
+    assert plan.custom_attributes == {"region": "EMEA", "address_city": "Paris", "email": "billing@acme.example"}
+    assert plan.contact == ContactRef(external_id="u1", email=None)
+
+
+def test_the_company_email_never_addresses_the_contact() -> None:
+    plan = grouped({"anonymousId": "a", "groupId": "acme", "traits": {"email": "billing@acme.example"}})
+    assert not plan.contact
+
+
+def test_the_users_email_comes_from_context_traits() -> None:
+    plan = grouped({"anonymousId": "a", "groupId": "acme", "context": {"traits": {"email": "ada@example.com"}}})
+    assert plan.contact == ContactRef(external_id=None, email="ada@example.com")
+
+
+def test_group_with_only_a_group_id_attaches_nobody() -> None:
+    plan = grouped({"groupId": 1234})
+    assert plan.company == {"company_id": "1234"}
+    assert not plan.contact
+
+
+@pytest.mark.parametrize(
+    ("spend", "expected"),
+    [(0, 0), ("12.99", 12), (10**12, MAX_MONTHLY_SPEND), ("lots", None), (True, None)],
+)
+def test_monthly_spend(spend: Any, expected: int | None) -> None:
+    assert grouped({"groupId": "g", "traits": {"monthly_spend": spend}}).company.get("monthly_spend") == expected
+
+
+def test_reserved_company_names_are_not_custom_attributes() -> None:
+    plan = grouped({"groupId": "g", "traits": {"id": "x", "company_id": "y", "user_count": 3, "tags": ["a"]}})
+    assert plan.custom_attributes == {}

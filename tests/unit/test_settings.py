@@ -1,0 +1,62 @@
+"""Settings come from environment variables, and template.yaml declares exactly those the code reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from intercom_destination.settings import AttributePolicy, LeadHandling, Settings
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads !Ref, !Sub and friends as plain values."""
+
+
+_CloudFormationLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)  # noqa: S506
+
+
+def test_defaults_and_parsing() -> None:
+    settings = Settings.from_env({
+        "WRITE_KEYS": "a, b\nc",
+        "INTERCOM_REGION": "eu",
+        "CUSTOM_ATTRIBUTE_POLICY": "drop",
+        "LEAD_HANDLING": "",
+    })  # fmt: skip
+    assert settings.write_keys == ("a", "b", "c")
+    assert settings.api_base == "https://api.eu.intercom.io"
+    assert settings.custom_attribute_policy is AttributePolicy.DROP
+    assert settings.lead_handling is LeadHandling.LEAD
+    assert settings.intercom_version == "2.16"
+    assert Settings.from_env({"INTERCOM_API_BASE": "http://sandbox/"}).api_base == "http://sandbox"
+
+
+def test_bad_settings_fail_at_start() -> None:
+    with pytest.raises(ValidationError, match="INTERCOM_REGION"):
+        Settings.from_env({"INTERCOM_REGION": "MARS"})
+    with pytest.raises(ValidationError):
+        Settings.from_env({"CUSTOM_ATTRIBUTE_POLICY": "ignore"})
+
+
+def test_the_template_sets_only_variables_settings_reads() -> None:
+    readable = {name.upper() for name in Settings.model_fields}
+    function = template()["Resources"]["IngestFunction"]["Properties"]
+    declared = set(function["Environment"]["Variables"])
+    assert declared <= readable
+    assert {"INTERCOM_REGION", "INTERCOM_VERSION", "CUSTOM_ATTRIBUTE_POLICY", "LEAD_HANDLING"} <= declared
+
+
+def test_template_choices_match_the_code() -> None:
+    parameters = template()["Parameters"]
+    assert set(parameters["CustomAttributePolicy"]["AllowedValues"]) == {p.value for p in AttributePolicy}
+    assert set(parameters["LeadHandling"]["AllowedValues"]) == {h.value for h in LeadHandling}
+    assert parameters["IntercomVersion"]["Default"] == Settings().intercom_version
