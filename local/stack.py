@@ -12,7 +12,6 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from intercom_destination.settings import Settings, get_settings
-from intercom_destination.wiring import ingest_service
 
 from .adapter import Adapter, load_handler
 from .sandbox import DEFAULT_TOKEN, Sandbox
@@ -52,6 +51,8 @@ class Stack:
 
 def configure(**env: str) -> None:
     """Set function environment variables and make the next invocation read them (a new cold start)."""
+    from intercom_destination.wiring import ingest_service  # after BASE_ENV: its loggers read the service name
+
     os.environ.update(env)
     get_settings.cache_clear()
     ingest_service.cache_clear()

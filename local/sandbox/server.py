@@ -8,7 +8,7 @@ test fails loudly on any request our client should not send.
 Control endpoints (no auth), for tests and for looking at what arrived:
   GET  /_sandbox/state      contacts, companies, events, data attributes
   GET  /_sandbox/requests   every Intercom request: method, path, status, violations
-  POST /_sandbox/config     knobs: latency_ms, search_lag_seconds, rate_limit, token, faults
+  POST /_sandbox/config     knobs: latency_ms, search_lag_seconds, rate_limit, window_seconds, token, faults
   POST /_sandbox/reset      empty workspace, default knobs
 """
 
@@ -63,7 +63,8 @@ class Knobs:
     token: str = DEFAULT_TOKEN
     latency_ms: float = 0.0
     search_lag_seconds: float = 0.0
-    rate_limit: int = DEFAULT_RATE_LIMIT  # requests per 10-second window
+    rate_limit: int = DEFAULT_RATE_LIMIT  # requests per window
+    window_seconds: int = WINDOW_SECONDS
     faults: list[Fault] = field(default_factory=list)
     seed: int = 0
 
@@ -210,10 +211,10 @@ class Sandbox:
             raise ApiError(
                 406, "media_type_not_acceptable", "The Accept header should send a media type of application/json"
             )
-        now = time.time()
-        if now - self._window_start >= WINDOW_SECONDS:
-            self._window_start, self._window_used = now - now % WINDOW_SECONDS, 0
-        reset = int(self._window_start + WINDOW_SECONDS)
+        now, window = time.time(), self.knobs.window_seconds
+        if now - self._window_start >= window:
+            self._window_start, self._window_used = now - now % window, 0
+        reset = int(self._window_start + window)
         self._window_used += 1
         remaining = max(self.knobs.rate_limit - self._window_used, 0)
         rate_headers = {
@@ -222,7 +223,8 @@ class Sandbox:
             "X-RateLimit-Reset": str(reset),
         }
         if self._window_used > self.knobs.rate_limit:
-            raise ApiError(429, "rate_limit_exceeded", f"Exceeded rate limit of {self.knobs.rate_limit} in 10_seconds", rate_headers)
+            message = f"Exceeded rate limit of {self.knobs.rate_limit} in {window}_seconds"
+            raise ApiError(429, "rate_limit_exceeded", message, rate_headers)
         return rate_headers
 
     def _dispatch(

@@ -127,10 +127,11 @@ class Deliverer:
             created = self._client.create_contact({**body, "role": plan.role})
         except ConflictError as conflict:
             self._client.update_contact(conflict.existing_id, body)
-            created_id = conflict.existing_id
-        else:
-            created_id = created.id
-        self._cache.put(created_id, *_keys(ref))
+            self._cache.put(conflict.existing_id, *_keys(ref))
+            return
+        self._cache.put(created.id, *_keys(ref))
+        if created.role == "lead":
+            self._cache.put(created.id, f"lead:{ref.email.lower()}")
 
     def _update(self, contact_id: str, body: ContactBody, ref: ContactRef) -> bool:
         """PUT to a known id; False when it is gone (deleted or merged away) so the caller looks again."""
@@ -142,10 +143,21 @@ class Deliverer:
         return True
 
     def _merge_leads(self, email: str, user_id: str) -> None:
-        """A user just created for an email that leads already carry: fold those leads into the user."""
-        for lead in self._client.search_by_email(email, role="lead"):
-            self._client.merge_lead(lead.id, user_id)
-            logger.info("merged lead into user", extra={"lead_id": lead.id, "contact_id": user_id})
+        """A user just created for an email that leads already carry: fold those leads into the user.
+
+        Search lags creation by up to minutes, so a lead this function created moments ago (a visitor
+        who left an email, then signed up) is found through the cache instead."""
+        lead_key = f"lead:{email.lower()}"
+        leads = {lead.id for lead in self._client.search_by_email(email, role="lead")}
+        if cached := self._cache.get(lead_key):
+            leads.add(cached)
+        for lead_id in sorted(leads):
+            try:
+                self._client.merge_lead(lead_id, user_id)
+            except NotFoundError:
+                continue  # merged or deleted meanwhile
+            logger.info("merged lead into user", extra={"lead_id": lead_id, "contact_id": user_id})
+        self._cache.evict(lead_key)
 
     # --- group ----------------------------------------------------------------------------------
     def _group(self, plan: GroupPlan) -> None:
@@ -203,7 +215,7 @@ class Deliverer:
             return None
         # Prefer a user over leads sharing the email; among equals, Intercom's order (newest first).
         best = next((contact for contact in found if contact.role == "user"), found[0])
-        self._cache.put(best.id, key)
+        self._cache.put(best.id, key, *([f"lead:{email.lower()}"] if best.role == "lead" else []))
         return best.id
 
     def _with_attributes(

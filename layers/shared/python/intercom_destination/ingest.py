@@ -28,6 +28,8 @@ from .mapping.plans import Plan, Skip
 from .settings import Settings
 
 logger = Logger(child=True)
+#: SDKs honour Retry-After up to 300 s; Intercom's windows are 10 s, so a minute is already generous.
+MAX_RETRY_AFTER = 60
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ class Ingest:
             report.failed.append(item)
             report.counts[f"{work.call_type}.failed"] += 1
             if isinstance(error, RateLimitedError):
-                report.retry_after = max(report.retry_after, math.ceil(error.reset_at - time.time()))
+                wait = min(math.ceil(error.reset_at - time.time()), MAX_RETRY_AFTER)
+                report.retry_after = max(report.retry_after, wait)
             logger.warning("event not delivered yet", extra=log)
         else:
             report.rejected.append(item)
