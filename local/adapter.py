@@ -42,10 +42,12 @@ class LambdaContext:
 def load_handler(path: Path, module_name: str) -> Handler:
     """Import a function's app.py by path (every function's module is called `app`)."""
     spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.lambda_handler  # type: ignore[no-any-return]
+    handler: Handler = module.lambda_handler
+    return handler
 
 
 def to_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:

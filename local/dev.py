@@ -6,6 +6,7 @@ use a real workspace instead of the sandbox), SANDBOX_PORT (3001), SQS_PORT (300
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -56,10 +57,8 @@ def main() -> None:
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     running.stop()
 
 

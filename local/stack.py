@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-from moto.server import ThreadedMotoServer
-
 from intercom_destination.settings import Settings, get_settings
+from moto.server import ThreadedMotoServer
 
 from .adapter import Adapter, load_handler
 from .sandbox import DEFAULT_TOKEN, Sandbox

@@ -48,7 +48,9 @@ class Api:
         data = raw if raw is not None else json.dumps(body).encode()
         return self.request("POST", path, data, sent)
 
-    def request(self, method: str, path: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self, method: str, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         response = self._http.request(method, self.url + path, body=data, headers=headers or {})
         try:
             parsed = json.loads(response.data) if response.data else {}
@@ -67,13 +69,18 @@ def stack() -> Iterator[local_stack.Stack]:
     running.stop()
 
 
+def cold_start(stack: local_stack.Stack, **settings: str) -> None:
+    """A new Lambda execution environment (empty caches) with default settings plus `settings`."""
+    local_stack.configure(**local_stack.function_env(stack, WRITE_KEYS=f"{WRITE_KEY},{CIO_KEY}", **settings))
+
+
 @pytest.fixture
 def sandbox(stack: local_stack.Stack, request: pytest.FixtureRequest) -> Iterator[SandboxControl]:
     """An empty Intercom workspace and a cold function per test; afterwards, no request our client sent
     may have broken Intercom's OpenAPI description (the contract, checked on every test)."""
     control = SandboxControl(stack.intercom_api_base)
     control.reset()
-    local_stack.configure(**local_stack.function_env(stack, WRITE_KEYS=f"{WRITE_KEY},{CIO_KEY}"))
+    cold_start(stack)
     yield control
     if request.node.get_closest_marker("spec_violations_expected") is None:
         assert control.state()["violations"] == []

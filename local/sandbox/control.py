@@ -29,4 +29,5 @@ class SandboxControl:
         response = self._http.request(method, self.url + path, body=None if body is None else json.dumps(body))
         if response.status != 200:
             raise RuntimeError(f"sandbox {path}: {response.status} {response.data[:300]!r}")
-        return json.loads(response.data)  # type: ignore[no-any-return]
+        result: dict[str, Any] = json.loads(response.data)
+        return result

@@ -89,7 +89,7 @@ class Sandbox:
         self.workspace = Workspace()
         self.knobs = Knobs()
         self.requests: list[dict[str, Any]] = []
-        self._rng = random.Random(0)  # noqa: S311 - fault injection, not security
+        self._rng = random.Random(0)
         self._window_start = 0.0
         self._window_used = 0
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
@@ -117,7 +117,7 @@ class Sandbox:
             self.workspace = Workspace()
             self.knobs = Knobs()
             self.requests.clear()
-            self._rng = random.Random(0)  # noqa: S311
+            self._rng = random.Random(0)
             self._window_used = 0
 
     def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +129,7 @@ class Sandbox:
                 setattr(self.knobs, key, [Fault(**fault) for fault in value] if key == "faults" else value)
             self.workspace.search_lag = float(self.knobs.search_lag_seconds)
             if "seed" in changes:
-                self._rng = random.Random(self.knobs.seed)  # noqa: S311
+                self._rng = random.Random(self.knobs.seed)
             return asdict(self.knobs)
 
     def snapshot(self) -> dict[str, Any]:
@@ -162,7 +162,7 @@ class Sandbox:
         return [(method, re.compile(pattern), action) for method, pattern, action in table]
 
     def _events(self, query: dict[str, str]) -> dict[str, Any]:
-        wanted = {key: query[key] for key in ("user_id", "email") if key in query}
+        wanted: dict[str, str] = {key: query[key] for key in ("user_id", "email") if key in query}
         if "intercom_user_id" in query:
             wanted["contact_id"] = query["intercom_user_id"]
         events = [e for e in self.workspace.events if all(e.get(k) == v for k, v in wanted.items())]
@@ -239,11 +239,21 @@ class Sandbox:
     ) -> tuple[int, Any]:
         if fault and fault.status:
             raise ApiError(fault.status, *_FAULT_BODIES.get(fault.status, ("error", "Injected fault")))
-        route = next(((action, match) for m, pattern, action in self.routes if m == method and (match := pattern.fullmatch(path))), None)
+        route = next(
+            (
+                (action, match)
+                for m, pattern, action in self.routes
+                if m == method and (match := pattern.fullmatch(path))
+            ),
+            None,
+        )
         if route is None:
             raise ApiError(404, "not_found", "Resource Not Found")
         action, match = route
-        spec_headers = {"Authorization": headers.get("authorization", ""), "Content-Type": headers.get("content-type", "application/json")}
+        spec_headers = {
+            "Authorization": headers.get("authorization", ""),
+            "Content-Type": headers.get("content-type", "application/json"),
+        }
         if "intercom-version" in headers:
             spec_headers["Intercom-Version"] = headers["intercom-version"]
         entry["violations"] = spec.violations(method, path, query, spec_headers, raw)

@@ -153,9 +153,9 @@ class Workspace:
     def update_contact(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
         contact = self._contact(contact_id)
         custom = self._checked_attributes("contact", body.get("custom_attributes"))
-        if (external_id := body.get("external_id")) and (other := self._duplicate(external_id, None)):
-            if other.id != contact.id:
-                raise ApiError(409, "conflict", f"A contact matching those details already exists with id={other.id}")
+        other = self._duplicate(body.get("external_id"), None)
+        if other is not None and other.id != contact.id:
+            raise ApiError(409, "conflict", f"A contact matching those details already exists with id={other.id}")
         contact.fields.update({key: body[key] for key in _CONTACT_FIELDS if key in body})
         contact.custom_attributes.update(custom)
         contact.updated_at = int(self.clock())
@@ -180,14 +180,21 @@ class Workspace:
             "type": "list",
             "data": [contact.as_json() for contact in page],
             "total_count": len(matches),
-            "pages": {"type": "pages", "page": 1, "per_page": per_page, "total_pages": max(1, -(-len(matches) // per_page))},
+            "pages": {
+                "type": "pages",
+                "page": 1,
+                "per_page": per_page,
+                "total_pages": max(1, -(-len(matches) // per_page)),
+            },
         }
 
     def merge(self, body: dict[str, Any]) -> dict[str, Any]:
         lead, user = self._contact(str(body.get("from"))), self._contact(str(body.get("into")))
         if lead.role != "lead" or user.role != "user":
             raise ApiError(400, "invalid_merge", "Contacts can only be merged from a lead into a user")
-        shared = any(lead.fields.get(key) and lead.fields.get(key) == user.fields.get(key) for key in ("email", "phone"))
+        shared = any(
+            lead.fields.get(key) and lead.fields.get(key) == user.fields.get(key) for key in ("email", "phone")
+        )
         if not shared and not body.get("skip_duplicate_validation"):
             raise ApiError(
                 400,
@@ -271,7 +278,9 @@ class Workspace:
             found = [c for c in live if c.role == "user" and c.fields.get("email") == body.get("email")]
             if len(found) > 1:
                 raise ApiError(
-                    409, "conflict", "Multiple existing users match this email address - must be more specific using user_id"
+                    409,
+                    "conflict",
+                    "Multiple existing users match this email address - must be more specific using user_id",
                 )
         if not found:
             raise ApiError(404, "not_found", "User Not Found")

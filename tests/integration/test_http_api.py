@@ -43,7 +43,12 @@ def test_readme_example_creates_contact_company_and_event(api: Api, sandbox: San
     assert contact["email"] == "ada@example.com"
     assert contact["custom_attributes"] == {"plan": "pro"}
     (company,) = state["companies"]
-    assert (company["company_id"], company["name"], company["size"], company["user_count"]) == ("acme", "Acme Inc", 42, 1)
+    assert (company["company_id"], company["name"], company["size"], company["user_count"]) == (
+        "acme",
+        "Acme Inc",
+        42,
+        1,
+    )
     assert contact["companies"]["data"] == [{"type": "company", "id": company["id"]}]
     (event,) = state["events"]
     assert event["event_name"] == "Order Completed"
@@ -67,7 +72,12 @@ def test_page_screen_alias_are_accepted_and_skipped(api: Api, sandbox: SandboxCo
 
 def test_browser_batch_as_text_plain_with_write_key_in_body(api: Api, sandbox: SandboxControl) -> None:
     body = {"batch": [identify("u3")], "writeKey": WRITE_KEY}
-    reply = api.post("/v1/b", key=None, raw=json.dumps(body).encode(), headers={"Content-Type": "text/plain", "Origin": "https://shop.example"})
+    reply = api.post(
+        "/v1/b",
+        key=None,
+        raw=json.dumps(body).encode(),
+        headers={"Content-Type": "text/plain", "Origin": "https://shop.example"},
+    )
     assert reply.status == 200
     assert reply.headers.get("access-control-allow-origin") == "*"
     assert [c["external_id"] for c in sandbox.state()["contacts"]] == ["u3"]
@@ -91,7 +101,9 @@ def test_bearer_and_rotated_keys_are_accepted(api: Api, sandbox: SandboxControl,
 
 
 @pytest.mark.parametrize("key", [None, "wrong-key", ""])
-def test_missing_or_wrong_key_is_401_and_nothing_is_delivered(api: Api, sandbox: SandboxControl, key: str | None) -> None:
+def test_missing_or_wrong_key_is_401_and_nothing_is_delivered(
+    api: Api, sandbox: SandboxControl, key: str | None
+) -> None:
     reply = api.batch(identify("u6"), key=key)
     assert reply.status == 401
     assert reply.body["code"] == "unauthorized"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from intercom_destination.events import Group, Identify, InvalidCallError, Track, parse_call
 
 

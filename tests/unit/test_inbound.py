@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-
 from intercom_destination.inbound import (
     RawRequest,
     RequestError,

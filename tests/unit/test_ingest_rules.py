@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from intercom_destination.ingest import ItemError, Report, integrations_allow
+from intercom_destination.ingest import ItemError, Report, _Work, integrations_allow, person_queues
+from intercom_destination.mapping.plans import Skip
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,8 @@ def test_rejections_are_400_with_code_message_and_indexed_errors() -> None:
     report = Report(rejected=[ItemError(2, "m2", "event", "invalid_event", "Field required")])
     answer = report.answer()
     assert answer.status == 400
-    assert isinstance(answer.body["code"], str) and isinstance(answer.body["message"], str)
+    assert isinstance(answer.body["code"], str)
+    assert isinstance(answer.body["message"], str)
     assert answer.body["errors"] == [
         {"index": 2, "messageId": "m2", "field": "event", "code": "invalid_event", "message": "Field required"}
     ]
@@ -53,3 +54,17 @@ def test_undelivered_events_make_sdks_retry() -> None:
     assert answer.status == 503
     assert answer.headers == {"Retry-After": "7"}
     assert [error["index"] for error in answer.body["errors"]] == [0, 1]
+
+
+def test_events_of_one_person_share_a_queue_in_request_order() -> None:
+    events: list[dict[str, Any]] = [
+        {"type": "identify", "anonymousId": "a1", "traits": {"email": "V@example.com"}},
+        {"type": "track", "userId": "u2", "event": "x"},
+        {"type": "identify", "userId": "u1", "traits": {"email": "v@example.com"}},
+        {"type": "group", "userId": "u1", "groupId": "g"},
+        {"type": "group", "groupId": "g", "traits": {"email": "v@example.com"}},
+        {"type": "track", "anonymousId": "a1", "event": "y"},
+    ]
+    prepared = [(_Work(index, None, str(data["type"]), Skip("test")), data) for index, data in enumerate(events)]
+    queues = person_queues(prepared)
+    assert sorted([work.index for work in queue] for queue in queues) == [[0, 2, 3, 5], [1], [4]]

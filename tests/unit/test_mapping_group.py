@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from intercom_destination.events import Group, parse_call
 from intercom_destination.mapping.group import MAX_MONTHLY_SPEND, map_group
 from intercom_destination.mapping.plans import ContactRef, GroupPlan

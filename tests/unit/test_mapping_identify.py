@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from intercom_destination.events import Identify, parse_call
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.plans import IdentifyPlan, Skip

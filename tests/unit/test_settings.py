@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import ValidationError
-
 from intercom_destination.settings import AttributePolicy, LeadHandling, Settings
+from pydantic import ValidationError
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

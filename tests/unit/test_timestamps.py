@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from intercom_destination.timestamps import parse_timestamp, unix_seconds
 
 MOMENT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -35,5 +34,5 @@ def test_absent(value: object) -> None:
 
 @pytest.mark.parametrize("value", ["soon", True, [2026], {"at": 1}])
 def test_not_a_time(value: object) -> None:
-    with pytest.raises(ValueError, match="ISO 8601|timestamp|time"):
+    with pytest.raises(ValueError, match=r"ISO 8601|timestamp|time"):
         parse_timestamp(value)

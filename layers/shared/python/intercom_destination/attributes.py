@@ -49,13 +49,12 @@ class AttributeRegistry:
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
+        self._create_lock = threading.Lock()
         self._known: dict[Model, tuple[float, set[str]]] = {}
 
     def prepare(self, model: Model, attributes: dict[str, Scalar]) -> dict[str, Scalar]:
         """The attributes safe to send, after applying the policy to the undefined ones."""
-        if not attributes:
-            return {}
-        missing = [name for name in attributes if name not in self._defined(model)]
+        missing = self._missing(model, attributes)
         if not missing:
             return attributes
         if self._policy is AttributePolicy.STRICT:
@@ -63,12 +62,26 @@ class AttributeRegistry:
         if self._policy is AttributePolicy.DROP:
             logger.warning("dropping undefined custom attributes", extra={"model": model, "attributes": missing})
             return {name: value for name, value in attributes.items() if name not in missing}
-        for name in missing:
-            self._client.create_attribute(model, name, data_type(attributes[name]))
-            with self._lock:
-                self._known[model][1].add(name)
-            logger.info("created custom attribute", extra={"model": model, "attribute": name})
+        with self._create_lock:  # concurrent deliveries would otherwise race to create the same name
+            for name in self._missing(model, attributes):
+                self._create(model, name, data_type(attributes[name]))
         return attributes
+
+    def _missing(self, model: Model, attributes: dict[str, Scalar]) -> list[str]:
+        if not attributes:
+            return []
+        defined = self._defined(model)
+        return [name for name in attributes if name not in defined]
+
+    def _create(self, model: Model, name: str, kind: str) -> None:
+        try:
+            self._client.create_attribute(model, name, kind)
+        except PermanentError as exc:
+            if "already have" not in exc.message:  # created elsewhere since we listed: that is fine
+                raise
+        with self._lock:
+            self._known[model][1].add(name)
+        logger.info("created custom attribute", extra={"model": model, "attribute": name, "data_type": kind})
 
     def forget(self, model: Model) -> None:
         """Intercom said an attribute is missing after all (archived meanwhile): re-read the list next time."""

@@ -141,12 +141,13 @@ class Ingest:
         items = split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
 
         report = Report()
-        queues: dict[str, list[_Work]] = {}
-        for item in items:
-            work = self._prepare(item.index, item.data, item.size, received_at, report)
-            if work is not None:
-                queues.setdefault(_order_key(item.data), []).append(work)
-        futures = [self._executor.submit(self._deliver_in_order, queue, deadline) for queue in queues.values()]
+        prepared = [
+            (work, item.data)
+            for item in items
+            if (work := self._prepare(item.index, item.data, item.size, received_at, report)) is not None
+        ]
+        queues = person_queues(prepared)
+        futures = [self._executor.submit(self._deliver_in_order, queue, deadline) for queue in queues]
         for future in futures:
             for work, error in future.result():
                 self._record(report, work, error)
@@ -221,9 +222,35 @@ class Ingest:
 _TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
 
-def _order_key(data: dict[str, Any]) -> str:
-    """Calls of one person share a key and are delivered in order; a userId-less group orders by company."""
-    for key in ("userId", "anonymousId"):
-        if data.get(key) not in (None, ""):
-            return f"{key}:{data[key]}"
-    return f"group:{data.get('groupId')}"
+def person_queues(prepared: list[tuple[_Work, dict[str, Any]]]) -> list[list[_Work]]:
+    """Events that share a userId, anonymousId or email belong to one person and are delivered in request
+    order (a visitor's lead identify, then their signup); different people are delivered concurrently."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    roots = []
+    for work, data in prepared:
+        keys = _identity_keys(data) or [f"event:{work.index}"]
+        first = root(keys[0])
+        for key in keys[1:]:
+            parent[root(key)] = first
+        roots.append(keys[0])
+    queues: dict[str, list[_Work]] = {}
+    for (work, _), key in zip(prepared, roots, strict=True):
+        queues.setdefault(root(key), []).append(work)
+    return list(queues.values())
+
+
+def _identity_keys(data: dict[str, Any]) -> list[str]:
+    keys = [f"{field}:{data[field]}" for field in ("userId", "anonymousId") if data.get(field) not in (None, "")]
+    sources = [(data.get("context") or {}).get("traits")]
+    if data.get("type") != "group":  # a group's traits.email is the company's, not the person's
+        sources.append(data.get("traits"))
+    for traits in sources:
+        if isinstance(traits, dict) and isinstance(traits.get("email"), str):
+            keys.append(f"email:{traits['email'].strip().lower()}")
+    return keys

@@ -1,0 +1,188 @@
+"""How events become Intercom state: no duplicate contacts, lead → user merge, attributes, attach.
+
+Each test starts with an empty sandbox and a cold function; `cold_start` simulates a new Lambda
+environment mid-test (the contact cache is empty, Intercom still has everything).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.sandbox import SandboxControl
+from local.stack import Stack
+from tests.conftest import Api, cold_start
+
+
+def calls(sandbox: SandboxControl) -> list[str]:
+    return [f"{r['method']} {r['path'].split('/')[1]}" for r in sandbox.requests()]
+
+
+def identify(user: str | None = "u1", anonymous: str = "anon-1", **traits: Any) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "anonymousId": anonymous, "traits": traits}
+
+
+def test_repeat_identify_of_a_known_user_costs_one_call(api: Api, sandbox: SandboxControl) -> None:
+    assert api.batch(identify(email="ada@example.com")).status == 200
+    before = len(sandbox.requests())
+    assert api.batch(identify(email="ada@example.com", name="Ada")).status == 200
+    assert calls(sandbox)[before:] == ["PUT contacts"]
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["name"] == "Ada"
+
+
+def test_existing_user_in_a_cold_function_is_updated_via_409_never_duplicated(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    assert api.batch(identify(email="ada@example.com")).status == 200
+    cold_start(stack)
+    before = len(sandbox.requests())
+    assert api.batch(identify(email="ada@example.com", name="Ada L.")).status == 200
+    assert [r["status"] for r in sandbox.requests()[before:]] == [409, 200]
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["name"] == "Ada L."
+
+
+def test_lead_then_user_with_the_same_email_merge_into_one_contact(api: Api, sandbox: SandboxControl) -> None:
+    assert api.batch(identify(None, email="visitor@example.com", plan="trial")).status == 200
+    (lead,) = sandbox.state()["contacts"]
+    assert (lead["role"], lead["external_id"]) == ("lead", None)
+    assert api.batch(identify("u7", email="visitor@example.com")).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["role"], contact["external_id"]) == ("user", "u7")
+    assert contact["custom_attributes"] == {"plan": "trial"}  # kept from the lead by the merge
+
+
+def test_lead_merge_does_not_wait_for_the_search_index(api: Api, sandbox: SandboxControl) -> None:
+    sandbox.configure(search_lag_seconds=120)
+    reply = api.batch(identify(None, email="fast@example.com"), identify("u8", email="fast@example.com"))
+    assert reply.status == 200
+    assert [(c["role"], c["external_id"]) for c in sandbox.state()["contacts"]] == [("user", "u8")]
+
+
+def test_a_second_lead_identify_updates_the_same_lead(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    assert api.batch(identify(None, email="lead@example.com")).status == 200
+    cold_start(stack)
+    assert api.batch(identify(None, email="lead@example.com", name="Lee")).status == 200
+    (lead,) = sandbox.state()["contacts"]
+    assert (lead["role"], lead["name"]) == ("lead", "Lee")
+
+
+def test_lead_identify_for_a_users_email_updates_the_user(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    assert api.batch(identify("u9", email="user@example.com")).status == 200
+    cold_start(stack)
+    assert api.batch(identify(None, email="user@example.com", name="From Form")).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["role"], contact["external_id"], contact["name"]) == ("user", "u9", "From Form")
+
+
+def test_missing_custom_attributes_are_created_with_their_type_once(api: Api, sandbox: SandboxControl) -> None:
+    traits: dict[str, Any] = {"plan": "pro", "seats": 3, "beta": True, "ltv": 9.5}
+    assert api.batch(identify("u1", **traits), identify("u2", **traits)).status == 200
+    attributes = [r for r in sandbox.requests() if r["path"] == "/data_attributes"]
+    assert [r["method"] for r in attributes] == ["GET", "POST", "POST", "POST", "POST"]
+    assert sandbox.state()["data_attributes"]["contact"] == ["beta", "ltv", "plan", "seats"]
+    assert all(c["custom_attributes"] == traits for c in sandbox.state()["contacts"])
+
+
+def test_drop_policy_keeps_the_event_without_unknown_attributes(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    cold_start(stack, CUSTOM_ATTRIBUTE_POLICY="drop")
+    assert api.batch(identify("u1", email="a@example.com", plan="pro")).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["email"], contact["custom_attributes"]) == ("a@example.com", {})
+
+
+def test_strict_policy_rejects_the_event_naming_the_attribute(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    cold_start(stack, CUSTOM_ATTRIBUTE_POLICY="strict")
+    reply = api.batch(identify("u1", plan="pro"))
+    assert reply.status == 400
+    (error,) = reply.body["errors"]
+    assert error["code"] == "custom_attribute_undefined"
+    assert "plan" in error["message"]
+    assert sandbox.state()["contacts"] == []
+
+
+def test_group_attaches_the_user_to_the_company_by_intercom_ids(api: Api, sandbox: SandboxControl) -> None:
+    group = {"type": "group", "userId": "u1", "groupId": "acme", "traits": {"name": "Acme", "tier": "gold"}}
+    assert api.batch(identify("u1"), group).status == 200
+    state = sandbox.state()
+    (company,) = state["companies"]
+    assert company["custom_attributes"] == {"tier": "gold"}
+    assert state["contacts"][0]["companies"]["data"] == [{"type": "company", "id": company["id"]}]
+    attach = next(r for r in sandbox.requests() if r["path"].endswith("/companies") and r["path"] != "/companies")
+    assert attach["status"] == 200
+
+
+def test_group_before_identify_upserts_the_company_and_fails_only_the_attach(api: Api, sandbox: SandboxControl) -> None:
+    group = {"type": "group", "userId": "late", "groupId": "acme", "traits": {"name": "Acme"}}
+    reply = api.batch(group)
+    assert reply.status == 503
+    assert reply.body["errors"][0]["code"] == "contact_not_found"
+    assert [c["company_id"] for c in sandbox.state()["companies"]] == ["acme"]
+    assert api.batch(identify("late"), group).status == 200  # the SDK's retry, once the user exists
+    assert sandbox.state()["companies"][0]["user_count"] == 1
+
+
+def test_group_with_only_a_group_id_attaches_nobody(api: Api, sandbox: SandboxControl) -> None:
+    assert api.batch({"type": "group", "groupId": "solo", "traits": {"plan": "free"}}).status == 200
+    assert calls(sandbox) == ["POST companies"]
+    (company,) = sandbox.state()["companies"]
+    assert (company["company_id"], company["plan"]["name"], company["user_count"]) == ("solo", "free", 0)
+
+
+def test_group_of_a_lead_attaches_by_the_users_email_not_the_company_email(api: Api, sandbox: SandboxControl) -> None:
+    lead = identify(None, email="lead@example.com")
+    group = {
+        "type": "group",
+        "anonymousId": "anon-1",
+        "groupId": "acme",
+        "traits": {"email": "billing@acme.example"},
+        "context": {"traits": {"email": "lead@example.com"}},
+    }
+    assert api.batch(lead, group).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["companies"]["total_count"] == 1
+
+
+@pytest.mark.parametrize("user", ["u1", None])
+def test_track_reaches_users_and_leads(api: Api, sandbox: SandboxControl, user: str | None) -> None:
+    track = {
+        "type": "track",
+        "userId": user,
+        "anonymousId": "anon-1",
+        "event": "Viewed Pricing",
+        "timestamp": "2026-11-20T10:00:00Z",
+        "context": {"traits": {"email": "t@example.com"}},
+    }
+    assert api.batch(identify(user, email="t@example.com"), track).status == 200
+    (event,) = sandbox.state()["events"]
+    assert (event["event_name"], event["created_at"]) == ("Viewed Pricing", 1795168800)
+    assert event["contact_id"] == sandbox.state()["contacts"][0]["id"]
+
+
+def test_track_for_an_unknown_user_is_not_silently_dropped(api: Api, sandbox: SandboxControl) -> None:
+    reply = api.batch({"type": "track", "userId": "ghost", "event": "Clicked"})
+    assert reply.status == 503
+    assert reply.body["errors"][0]["code"] == "contact_not_found"
+
+
+def test_the_same_event_sent_twice_is_stored_once(api: Api, sandbox: SandboxControl) -> None:
+    track = {"type": "track", "userId": "u1", "event": "Paid", "timestamp": "2026-11-20T10:00:00Z"}
+    assert api.batch(identify("u1"), track).status == 200
+    assert api.batch(track).status == 200
+    assert len(sandbox.state()["events"]) == 1
+
+
+def test_a_contact_merged_away_since_it_was_cached_is_found_again(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Intercom answers 410 for a merged contact; the cached id is dropped and the user re-resolved."""
+    assert api.batch(identify(None, email="m@example.com")).status == 200  # caches the lead's id by email
+    cold_start(stack)
+    assert api.batch(identify("u-m", email="m@example.com")).status == 200  # merges the lead away
+    assert api.batch(identify(None, email="m@example.com", name="Again")).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["external_id"], contact["name"]) == ("u-m", "Again")
