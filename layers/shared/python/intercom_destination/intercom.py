@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import urllib3
 from urllib3.exceptions import HTTPError as TransportError
+from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry, Timeout
 
 from .mapping.plans import CompanyBody, ContactBody, EventBody
@@ -203,7 +204,8 @@ class IntercomClient:
                 timeout=self._timeout,
             )
         except TransportError as exc:
-            raise RetryableError(None, type(exc).__name__, _describe_transport(exc)) from None
+            cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc  # what actually failed
+            raise RetryableError(None, type(cause).__name__, _describe_transport(cause)) from None
         self.rate_limit.observe(response.headers)
         if response.status < 300:
             return _json(response.data) if response.data else {}
@@ -260,7 +262,6 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def _describe_transport(exc: TransportError) -> str:
+def _describe_transport(exc: Exception) -> str:
     """urllib3's messages can include the URL; they never include headers, so no token leaks."""
-    reason = getattr(exc, "reason", None)
-    return str(reason or exc)[:300]
+    return str(exc)[:300]
