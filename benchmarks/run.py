@@ -13,7 +13,7 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from local import stack as local_stack
@@ -128,7 +128,7 @@ def mixed_batch(size: int, users: int, round_: int) -> list[dict[str, Any]]:
     return events
 
 
-def latency_table(bench: Bench, rtt_ms: float, rounds: int) -> list[tuple[str, ...]]:
+def latency_table(bench: Bench, rtt_ms: float, rounds: int) -> list[tuple[str, str, str, str, str]]:
     rows = []
     for size, users in ((1, 1), (20, 5), (100, 25)):
         bench.fresh(latency_ms=rtt_ms, validate_requests=False)  # measure the destination, not the validator
@@ -153,7 +153,7 @@ def latency_table(bench: Bench, rtt_ms: float, rounds: int) -> list[tuple[str, .
     return rows
 
 
-def markdown(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def markdown(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
     return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)])
