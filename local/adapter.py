@@ -13,11 +13,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from .server import LocalServer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -97,8 +99,7 @@ class Adapter:
         self._handler = handler
         self._function_name = function_name
         self._invoke_lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._request_handler())
-        self._server.daemon_threads = True
+        self._server = LocalServer((host, port), self._request_handler())
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-adapter", daemon=True)
 
     @property

@@ -23,10 +23,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ..server import LocalServer
 from . import spec
 from .state import ApiError, Workspace
 
@@ -94,8 +95,7 @@ class Sandbox:
         self._rng = random.Random(0)
         self._window_start = 0.0
         self._window_used = 0
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._server.daemon_threads = True
+        self._server = LocalServer((host, port), _handler_class(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="intercom-sandbox", daemon=True)
         self.routes = self._routes()
 
