@@ -71,7 +71,7 @@ def stack() -> Iterator[local_stack.Stack]:
 
 def cold_start(stack: local_stack.Stack, **settings: str) -> None:
     """A new Lambda execution environment (empty caches) with default settings plus `settings`."""
-    local_stack.configure(**local_stack.function_env(stack, WRITE_KEYS=f"{WRITE_KEY},{CIO_KEY}", **settings))
+    local_stack.configure(**local_stack.function_env(stack, **{"WRITE_KEYS": f"{WRITE_KEY},{CIO_KEY}", **settings}))
 
 
 @pytest.fixture

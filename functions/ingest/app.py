@@ -60,6 +60,15 @@ def request_error(exc: RequestError) -> Response:
     return _json(exc.status, {"success": False, "code": exc.code, "message": exc.message})
 
 
+@app.exception_handler(Exception)
+def unexpected_error(exc: Exception) -> Response:
+    """A bug or a misconfiguration (e.g. no write keys): SDKs retry a 500, and crash on a body without code."""
+    logger.exception("unexpected error")
+    return _json(
+        500, {"success": False, "code": "internal_error", "message": "internal error; the event was not accepted"}
+    )
+
+
 @app.not_found
 def not_found(_: Exception) -> Response:
     return _not_found()
@@ -73,4 +82,5 @@ def _not_found() -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    metrics.add_metric(name="requests", unit=MetricUnit.Count, value=1)
     return app.resolve(event, context)

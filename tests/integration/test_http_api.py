@@ -12,7 +12,7 @@ import pytest
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
-from tests.conftest import CIO_KEY, WRITE_KEY, Api
+from tests.conftest import CIO_KEY, WRITE_KEY, Api, cold_start
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -211,3 +211,13 @@ def test_sample_events_through_the_handler(stack: Stack, sandbox: SandboxControl
     result = stack.adapter.invoke(event)
     assert result["statusCode"] == 200, result
     assert json.loads(result["body"]) in ({"success": True}, {"status": "ok"})
+
+
+def test_a_misconfigured_function_answers_500_with_code_and_message(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    cold_start(stack, WRITE_KEYS="")  # neither WRITE_KEYS nor WRITE_KEYS_PARAMETER
+    reply = api.batch(identify("u12"))
+    assert (reply.status, reply.body["code"]) == (500, "internal_error")
+    assert reply.body["message"]
+    assert intercom_calls(sandbox) == []
