@@ -13,13 +13,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .server import LocalServer
+from .server import AnyMethodHandler, LocalServer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -119,28 +118,11 @@ class Adapter:
         with self._invoke_lock:
             return self._handler(event, LambdaContext(self._function_name, timeout_seconds=12))
 
-    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+    def _request_handler(self) -> type[AnyMethodHandler]:
         adapter = self
 
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                self._proxy()
-
-            def do_POST(self) -> None:
-                self._proxy()
-
-            def do_PUT(self) -> None:
-                self._proxy()
-
-            def do_OPTIONS(self) -> None:
-                self._proxy()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the handler's structured logs say what happened
-
-            def _proxy(self) -> None:
+        class RequestHandler(AnyMethodHandler):
+            def handle_request(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers: dict[str, str] = {}
                 for name, value in self.headers.items():

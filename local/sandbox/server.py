@@ -23,11 +23,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..server import LocalServer
+from ..server import AnyMethodHandler, LocalServer
 from . import spec
 from .state import ApiError, Workspace
 
@@ -267,26 +266,9 @@ class Sandbox:
         return (202, None) if (method, path) == ("POST", "/events") else (200, result)
 
 
-def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pool expects
-
-        def do_GET(self) -> None:
-            self._handle()
-
-        def do_POST(self) -> None:
-            self._handle()
-
-        def do_PUT(self) -> None:
-            self._handle()
-
-        def do_DELETE(self) -> None:
-            self._handle()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the request log is /_sandbox/requests
-
-        def _handle(self) -> None:
+def _handler_class(sandbox: Sandbox) -> type[AnyMethodHandler]:
+    class Handler(AnyMethodHandler):
+        def handle_request(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path.startswith("/_sandbox/"):
                 status, headers, body = self._control(raw)
