@@ -22,6 +22,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
 
 test: lint  ## lint, types, then unit, integration, contract and end-to-end tests
 	$(BIN)/pytest
