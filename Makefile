@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install dev test lint unit bench clean
+.PHONY: install dev replay unpark test lint unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ install: $(STAMP)
 
 dev: install  ## run the destination, an Intercom sandbox and SQS locally (PORT, WRITE_KEY, INTERCOM_API_BASE)
 	PYTHONUNBUFFERED=1 $(BIN)/python -m local.dev
+
+replay: install  ## with `make dev` running: replay the dead-letter queue once and print a summary
+	$(BIN)/python -m local.replay
+
+unpark: install  ## with `make dev` running: move parked messages back to the dead-letter queue
+	$(BIN)/python -m local.replay --unpark
 
 lint: install
 	$(BIN)/ruff check .

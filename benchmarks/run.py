@@ -67,7 +67,7 @@ class Bench:
         self.cold()
 
     def cold(self) -> None:
-        local_stack.configure(**local_stack.function_env(self.stack))
+        local_stack.configure(**self.stack.function_env())
 
     def calls(self, *events: dict[str, Any], setup: Callable[[], None] | None = None) -> int:
         """Intercom requests spent on the last event, after `setup` and the earlier events ran."""

@@ -1,7 +1,7 @@
 """`make dev`: run the destination locally, no AWS account and no Docker needed.
 
 Environment: PORT (3000), WRITE_KEY (dev-write-key), INTERCOM_API_BASE and INTERCOM_ACCESS_TOKEN (to
-use a real workspace instead of the sandbox), SANDBOX_PORT (3001), SQS_PORT (3002).
+use a real workspace instead of the sandbox), SANDBOX_PORT (3001), AWS_PORT (3002: SQS and DynamoDB).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ intercom-destination is running locally.
   endpoint       {url}          (POST /v1/batch, /v1/identify, /v1/track, /v1/group, ...; GET /health)
   write key      {write_key}
   Intercom       {intercom}
-  SQS (moto)     {sqs}   queue {queue}
+  SQS, DynamoDB  {aws}   (moto)  dead-letter queue {queue}
 
 Try it:
 
@@ -29,7 +29,7 @@ Try it:
     {{"type": "track", "userId": "u-1", "event": "Order Completed", "properties": {{"revenue": 19.99, "currency": "USD"}}}}
   ]}}'
 {see}
-Ctrl-C stops everything.
+Replay the dead-letter queue with `make replay` (another terminal); Ctrl-C stops everything.
 """
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     running = stack.start(
         port=int(os.environ.get("PORT", "3000")),
         sandbox_port=int(os.environ.get("SANDBOX_PORT", "3001")),
-        sqs_port=int(os.environ.get("SQS_PORT", "3002")),
+        aws_port=int(os.environ.get("AWS_PORT", "3002")),
         write_key=os.environ.get("WRITE_KEY", "dev-write-key"),
         intercom_api_base=api_base,
         intercom_token=os.environ.get("INTERCOM_ACCESS_TOKEN"),
@@ -49,7 +49,7 @@ def main() -> None:
             url=running.url,
             write_key=running.write_key,
             intercom=f"sandbox at {sandbox.url}" if sandbox else running.intercom_api_base,
-            sqs=running.sqs_endpoint,
+            aws=running.resources.endpoint,
             queue=stack.DEAD_LETTER_QUEUE,
             see=f"\nThen see what Intercom received:\n\n  curl -s {sandbox.url}/_sandbox/state\n" if sandbox else "",
         ),

@@ -1,5 +1,6 @@
-"""The whole destination on one machine: Intercom sandbox, SQS (moto server mode), and the ingest
-function behind the API Gateway adapter. Used by `make dev`, the integration tests and the benchmark."""
+"""The whole destination on one machine: Intercom sandbox, SQS and DynamoDB (moto in server mode), the
+ingest function behind the API Gateway adapter, and the redrive function. Used by `make dev`,
+`make replay`, the tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -7,26 +8,102 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
-from intercom_destination.settings import Settings, get_settings
+from intercom_destination.settings import Settings
 from moto.server import ThreadedMotoServer
 
-from .adapter import Adapter, load_handler
+from .adapter import Adapter, Handler, LambdaContext, load_handler
 from .sandbox import DEFAULT_TOKEN, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-DEAD_LETTER_QUEUE = "intercom-destination-dlq"
+DEAD_LETTER_QUEUE = "intercom-destination-dlq.fifo"
+PARKING_QUEUE = "intercom-destination-parking.fifo"
+IDEMPOTENCY_TABLE = "intercom-destination-idempotency"
+#: Receives before SQS parks a message (the template's MaxReceiveCount parameter).
+MAX_RECEIVE_COUNT = 10
 #: What the template sets in AWS, minus secrets, with local defaults.
 BASE_ENV = {
     "POWERTOOLS_SERVICE_NAME": "intercom-destination",
     "POWERTOOLS_METRICS_NAMESPACE": "IntercomDestination",
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the logs locally
     "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_IDEMPOTENCY_DISABLED": "false",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
 }
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The AWS resources template.yaml creates, made in moto instead."""
+
+    endpoint: str
+    dead_letter_queue_url: str
+    parking_queue_url: str
+    table: str
+
+
+def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT) -> Resources:
+    """Create (or find) the two FIFO queues and the idempotency table, as the template does."""
+    os.environ.update(BASE_ENV)
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    fifo: dict[Any, str] = {"FifoQueue": "true", "MessageRetentionPeriod": "1209600"}
+    parking = sqs.create_queue(QueueName=PARKING_QUEUE, Attributes=fifo)["QueueUrl"]
+    parking_arn = sqs.get_queue_attributes(QueueUrl=parking, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = f'{{"deadLetterTargetArn": "{parking_arn}", "maxReceiveCount": "{max_receive_count}"}}'
+    dead_letters = sqs.create_queue(
+        QueueName=DEAD_LETTER_QUEUE, Attributes={**fifo, "VisibilityTimeout": "60", "RedrivePolicy": redrive}
+    )["QueueUrl"]
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    if IDEMPOTENCY_TABLE not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName=IDEMPOTENCY_TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        )
+    return Resources(endpoint, dead_letters, parking, IDEMPOTENCY_TABLE)
+
+
+def function_env(
+    *, write_key: str, intercom_api_base: str, intercom_token: str, resources: Resources, **overrides: str
+) -> dict[str, str]:
+    """Every setting back to its default, pointed at these resources and this Intercom, plus `overrides`."""
+    env = {name.upper(): "" for name in Settings.model_fields}
+    env |= {
+        "WRITE_KEYS": write_key,
+        "INTERCOM_API_BASE": intercom_api_base,
+        "INTERCOM_ACCESS_TOKEN": intercom_token,
+        "DEAD_LETTER_QUEUE_URL": resources.dead_letter_queue_url,
+        "PARKING_QUEUE_URL": resources.parking_queue_url,
+        "IDEMPOTENCY_TABLE": resources.table,
+        "AWS_ENDPOINT_URL_SQS": resources.endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": resources.endpoint,
+    }
+    return env | overrides
+
+
+def configure(**env: str) -> None:
+    """Set function environment variables and make the next invocation read them (a new cold start)."""
+    from intercom_destination import wiring  # after BASE_ENV: its loggers read the service name
+
+    os.environ.update(env)
+    wiring.reset()
+
+
+def load_redrive() -> Handler:
+    return load_handler(ROOT / "functions" / "redrive" / "app.py", "redrive_app")
+
+
+def invoke(handler: Handler, event: dict[str, Any] | None = None, timeout_seconds: float = 60) -> Any:
+    """Call a function the way Lambda would (the redrive function's event is ignored)."""
+    return handler(event or {"source": "local"}, LambdaContext("redrive", timeout_seconds))
 
 
 @dataclass
@@ -35,44 +112,58 @@ class Stack:
     write_key: str
     intercom_api_base: str
     intercom_token: str
-    queue_url: str
-    sqs_endpoint: str
+    resources: Resources
     sandbox: Sandbox | None
     adapter: Adapter
-    sqs: ThreadedMotoServer
+    aws: ThreadedMotoServer
+    redrive: Handler
+
+    def function_env(self, **overrides: str) -> dict[str, str]:
+        return function_env(
+            write_key=self.write_key,
+            intercom_api_base=self.intercom_api_base,
+            intercom_token=self.intercom_token,
+            resources=self.resources,
+            **overrides,
+        )
+
+    def clear(self) -> None:
+        """Empty the queues and the idempotency table (between tests)."""
+        sqs = boto3.client("sqs", endpoint_url=self.resources.endpoint)
+        for url in (self.resources.dead_letter_queue_url, self.resources.parking_queue_url):
+            sqs.delete_queue(QueueUrl=url)  # PurgeQueue is allowed once a minute; moto recreates at once
+        assert provision(self.resources.endpoint) == self.resources
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.resources.endpoint)
+        for page in dynamodb.get_paginator("scan").paginate(TableName=self.resources.table, ProjectionExpression="id"):
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=self.resources.table, Key={"id": item["id"]})
+
+    def peek(self, parked: bool = False) -> list[Any]:
+        """The visible messages of the dead-letter (or parking) queue, left in place (at most 10)."""
+        from intercom_destination.queue import QueuedEvent
+
+        sqs = boto3.client("sqs", endpoint_url=self.resources.endpoint)
+        url = self.resources.parking_queue_url if parked else self.resources.dead_letter_queue_url
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return [QueuedEvent.from_json(message["Body"]) for message in response.get("Messages", [])]
+
+    def replay(self) -> dict[str, int]:
+        """One redrive run, as the schedule or `make replay` would start it."""
+        summary: dict[str, int] = invoke(self.redrive)
+        return summary
 
     def stop(self) -> None:
         self.adapter.stop()
         if self.sandbox:
             self.sandbox.stop()
-        self.sqs.stop()
-
-
-def configure(**env: str) -> None:
-    """Set function environment variables and make the next invocation read them (a new cold start)."""
-    from intercom_destination.wiring import ingest_service  # after BASE_ENV: its loggers read the service name
-
-    os.environ.update(env)
-    get_settings.cache_clear()
-    ingest_service.cache_clear()
-
-
-def function_env(stack: Stack, **overrides: str) -> dict[str, str]:
-    """Every setting back to its default, pointed at this stack's Intercom, plus `overrides`."""
-    env = {name.upper(): "" for name in Settings.model_fields}
-    env |= {
-        "WRITE_KEYS": stack.write_key,
-        "INTERCOM_API_BASE": stack.intercom_api_base,
-        "INTERCOM_ACCESS_TOKEN": stack.intercom_token,
-    }
-    return env | overrides
+        self.aws.stop()
 
 
 def start(
     *,
     port: int = 0,
     sandbox_port: int = 0,
-    sqs_port: int = 0,
+    aws_port: int = 0,
     write_key: str = "dev-write-key",
     intercom_api_base: str | None = None,
     intercom_token: str | None = None,
@@ -83,16 +174,22 @@ def start(
         sandbox = Sandbox(host=host, port=sandbox_port).start()
         intercom_api_base, intercom_token = sandbox.url, DEFAULT_TOKEN
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    sqs = ThreadedMotoServer(ip_address=host, port=sqs_port, verbose=False)
-    sqs.start()
-    sqs_host, sqs_bound = sqs.get_host_and_port()
-    sqs_endpoint = f"http://{sqs_host}:{sqs_bound}"
-    os.environ.update(BASE_ENV)
-    queue_url = boto3.client("sqs", endpoint_url=sqs_endpoint).create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
-    handler = load_handler(ROOT / "functions" / "ingest" / "app.py", "ingest_app")
-    adapter = Adapter(handler, host=host, port=port).start()
+    aws = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)
+    aws.start()
+    aws_host, aws_bound = aws.get_host_and_port()
+    resources = provision(f"http://{aws_host}:{aws_bound}")
+    ingest = load_handler(ROOT / "functions" / "ingest" / "app.py", "ingest_app")
+    adapter = Adapter(ingest, host=host, port=port).start()
     running = Stack(
-        adapter.url, write_key, intercom_api_base, intercom_token or "", queue_url, sqs_endpoint, sandbox, adapter, sqs
+        adapter.url,
+        write_key,
+        intercom_api_base,
+        intercom_token or "",
+        resources,
+        sandbox,
+        adapter,
+        aws,
+        load_redrive(),
     )
-    configure(**function_env(running), AWS_ENDPOINT_URL_SQS=sqs_endpoint)
+    configure(**running.function_env())
     return running

@@ -71,7 +71,7 @@ def stack() -> Iterator[local_stack.Stack]:
 
 def cold_start(stack: local_stack.Stack, **settings: str) -> None:
     """A new Lambda execution environment (empty caches) with default settings plus `settings`."""
-    local_stack.configure(**local_stack.function_env(stack, **{"WRITE_KEYS": f"{WRITE_KEY},{CIO_KEY}", **settings}))
+    local_stack.configure(**stack.function_env(**{"WRITE_KEYS": f"{WRITE_KEY},{CIO_KEY}", **settings}))
 
 
 @pytest.fixture
@@ -80,6 +80,7 @@ def sandbox(stack: local_stack.Stack, request: pytest.FixtureRequest) -> Iterato
     may have broken Intercom's OpenAPI description (the contract, checked on every test)."""
     control = SandboxControl(stack.intercom_api_base)
     control.reset()
+    stack.clear()
     cold_start(stack)
     yield control
     if request.node.get_closest_marker("spec_violations_expected") is None:

@@ -95,13 +95,12 @@ def test_drop_policy_keeps_the_event_without_unknown_attributes(
     assert (contact["email"], contact["custom_attributes"]) == ("a@example.com", {})
 
 
-def test_strict_policy_rejects_the_event_naming_the_attribute(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+def test_strict_policy_parks_the_event_naming_the_attribute(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
     cold_start(stack, CUSTOM_ATTRIBUTE_POLICY="strict")
-    reply = api.batch(identify("u1", plan="pro"))
-    assert reply.status == 400
-    (error,) = reply.body["errors"]
-    assert error["code"] == "custom_attribute_undefined"
-    assert "plan" in error["message"]
+    assert api.batch(identify("u1", plan="pro")).status == 200  # valid, so accepted: parked, not lost
+    (parked,) = stack.peek(parked=True)
+    assert parked.last_error.code == "custom_attribute_undefined"
+    assert "plan" in parked.reason
     assert sandbox.state()["contacts"] == []
 
 
@@ -116,14 +115,26 @@ def test_group_attaches_the_user_to_the_company_by_intercom_ids(api: Api, sandbo
     assert attach["status"] == 200
 
 
-def test_group_before_identify_upserts_the_company_and_fails_only_the_attach(api: Api, sandbox: SandboxControl) -> None:
+def test_group_before_identify_upserts_the_company_and_queues_only_the_attach(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
     group = {"type": "group", "userId": "late", "groupId": "acme", "traits": {"name": "Acme"}}
-    reply = api.batch(group)
-    assert reply.status == 503
-    assert reply.body["errors"][0]["code"] == "contact_not_found"
-    assert [c["company_id"] for c in sandbox.state()["companies"]] == ["acme"]
-    assert api.batch(identify("late"), group).status == 200  # the SDK's retry, once the user exists
+    assert api.batch(group).status == 200
+    (company,) = sandbox.state()["companies"]
+    assert company["company_id"] == "acme"
+    (queued,) = stack.peek()
+    assert (queued.step, queued.state, queued.last_error.code) == (
+        "attach",
+        {"company": company["id"]},
+        "contact_not_found",
+    )
+    assert api.batch(identify("late")).status == 200
+    before = len(sandbox.requests())
+    assert stack.replay() == {"replayed": 1, "delivered": 1, "requeued": 0, "parked": 0}
     assert sandbox.state()["companies"][0]["user_count"] == 1
+    assert [r["path"] for r in sandbox.requests()[before:]][-1].endswith("/companies")
+    assert "/companies" not in [r["path"] for r in sandbox.requests()[before:]]  # the upsert is not redone
+    assert stack.peek() == []
 
 
 def test_group_with_only_a_group_id_attaches_nobody(api: Api, sandbox: SandboxControl) -> None:
@@ -163,10 +174,14 @@ def test_track_reaches_users_and_leads(api: Api, sandbox: SandboxControl, user: 
     assert event["contact_id"] == sandbox.state()["contacts"][0]["id"]
 
 
-def test_track_for_an_unknown_user_is_not_silently_dropped(api: Api, sandbox: SandboxControl) -> None:
-    reply = api.batch({"type": "track", "userId": "ghost", "event": "Clicked"})
-    assert reply.status == 503
-    assert reply.body["errors"][0]["code"] == "contact_not_found"
+def test_track_for_an_unknown_user_waits_in_the_queue(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    track = {"type": "track", "userId": "ghost", "event": "Clicked", "messageId": "t-ghost"}
+    assert api.batch(track).status == 200
+    (queued,) = stack.peek()
+    assert (queued.message_id, queued.last_error.code) == ("t-ghost", "contact_not_found")
+    assert api.batch(identify("ghost")).status == 200
+    assert stack.replay()["delivered"] == 1
+    assert [e["event_name"] for e in sandbox.state()["events"]] == ["Clicked"]
 
 
 def test_the_same_event_sent_twice_is_stored_once(api: Api, sandbox: SandboxControl) -> None:

@@ -180,26 +180,26 @@ def test_unknown_path_and_health(api: Api) -> None:
     assert api.request("GET", "/health").status == 200
 
 
-def test_intercom_outage_answers_503_so_sdks_retry(api: Api, sandbox: SandboxControl) -> None:
+def test_an_intercom_outage_is_queued_and_answered_200(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
     sandbox.configure(faults=[{"status": 500, "method": "POST", "path": "/events"}])
-    reply = api.batch(identify("u10"), track("u10"))
-    assert reply.status == 503
-    assert reply.headers["retry-after"] == "1"
-    assert reply.body["code"] == "delivery_failed"
-    assert [(e["index"], e["code"]) for e in reply.body["errors"]] == [(1, "server_error")]
+    assert api.batch(identify("u10"), track("u10")).status == 200
     assert len(sandbox.state()["contacts"]) == 1  # the identify was delivered
+    (queued,) = stack.peek()
+    assert (queued.action, queued.last_error.status, queued.last_error.code) == ("track", 500, "server_error")
 
 
-def test_a_spent_rate_limit_window_stops_calls_and_answers_503(api: Api, sandbox: SandboxControl) -> None:
+def test_a_spent_rate_limit_window_stops_calls_and_queues_the_rest(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
     assert api.batch(identify("u11")).status == 200
     sandbox.configure(rate_limit=3, window_seconds=60)  # the identify used one call of this window
-    reply = api.batch(*(track("u11", f"Event {i}") for i in range(5)))
-    assert reply.status == 503
-    assert 1 <= int(reply.headers["retry-after"]) <= 60
-    assert [e["code"] for e in reply.body["errors"]] == ["rate_limit_exceeded"] * 3
+    assert api.batch(*(track("u11", f"Event {i}") for i in range(5))).status == 200
     # X-RateLimit-Remaining said 0 after the second event: no call was spent on a 429.
     assert [r["status"] for r in sandbox.requests()] == [200, 202, 202]
     assert [e["event_name"] for e in sandbox.state()["events"]] == ["Event 0", "Event 1"]
+    queued = stack.peek()
+    assert [q.last_error.code for q in queued] == ["rate_limit_exceeded", "queued_behind", "queued_behind"]
+    assert [q.event["event"] for q in queued] == ["Event 2", "Event 3", "Event 4"]
 
 
 @pytest.mark.parametrize("name", sorted(path.stem for path in EVENTS.glob("*.json")))

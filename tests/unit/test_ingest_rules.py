@@ -65,6 +65,9 @@ def test_events_of_one_person_share_a_queue_in_request_order() -> None:
         {"type": "group", "groupId": "g", "traits": {"email": "v@example.com"}},
         {"type": "track", "anonymousId": "a1", "event": "y"},
     ]
-    prepared = [(_Work(index, None, str(data["type"]), Skip("test")), data) for index, data in enumerate(events)]
-    queues = person_queues(prepared)
-    assert sorted([work.index for work in queue] for queue in queues) == [[0, 2, 3, 5], [1], [4]]
+    prepared = [
+        _Work(index, None, str(data["type"]), Skip("test"), data, f"k{index}") for index, data in enumerate(events)
+    ]
+    queues = dict(person_queues(prepared))
+    assert sorted([work.index for work in queue] for queue in queues.values()) == [[0, 2, 3, 5], [1], [4]]
+    assert set(queues) == {"userId:u1", "userId:u2", "event:k4"}  # named by the most stable id

@@ -19,7 +19,14 @@ from typing import TypeVar
 from aws_lambda_powertools import Logger
 
 from .attributes import AttributeRegistry, Model
-from .intercom import ConflictError, IntercomClient, NotFoundError, RetryableError, UnknownAttributeError
+from .intercom import (
+    ConflictError,
+    IntercomClient,
+    IntercomError,
+    NotFoundError,
+    RetryableError,
+    UnknownAttributeError,
+)
 from .mapping.plans import ContactBody, ContactRef, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
 from .privacy import mask_email
 
@@ -32,6 +39,17 @@ class ContactNotFoundError(RetryableError):
 
     def __init__(self, what: str) -> None:
         super().__init__(404, "contact_not_found", f"no Intercom contact for {what} yet")
+
+
+class DeliveryError(Exception):
+    """An Intercom error, with the step still to do: a replay resumes there rather than redoing steps
+    that succeeded (a group whose company upsert worked replays only the attach)."""
+
+    def __init__(self, error: IntercomError, step: str = "all", state: dict[str, str] | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.step = step
+        self.state = state or {}
 
 
 class ContactCache:
@@ -77,17 +95,20 @@ class Deliverer:
         self._registry = registry
         self._cache = cache
 
-    def deliver(self, plan: Plan) -> None:
-        """Raises IntercomError subclasses; RetryableError means "try again later", anything else is final."""
-        match plan:
-            case IdentifyPlan():
-                self._identify(plan)
-            case GroupPlan():
-                self._group(plan)
-            case TrackPlan():
-                self._track(plan)
-            case Skip():
-                pass
+    def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> None:
+        """Raises DeliveryError; its `error.retryable` says whether to try again later."""
+        try:
+            match plan:
+                case IdentifyPlan():
+                    self._identify(plan)
+                case GroupPlan():
+                    self._group(plan, (state or {}).get("company") if step == "attach" else None)
+                case TrackPlan():
+                    self._track(plan)
+                case Skip():
+                    pass
+        except IntercomError as exc:
+            raise DeliveryError(exc) from None
 
     # --- identify -------------------------------------------------------------------------------
     def _identify(self, plan: IdentifyPlan) -> None:
@@ -160,24 +181,32 @@ class Deliverer:
         self._cache.evict(lead_key)
 
     # --- group ----------------------------------------------------------------------------------
-    def _group(self, plan: GroupPlan) -> None:
-        company_id = self._with_attributes(
-            "company",
-            plan.custom_attributes,
-            lambda attrs: self._client.upsert_company(
-                {**plan.company, "custom_attributes": attrs} if attrs else plan.company
-            ),
-        )
+    def _group(self, plan: GroupPlan, company_id: str | None) -> None:
+        """Upsert the company (unless a replay already did: `company_id` given), then attach the contact."""
+        if company_id is None:
+            company_id = self._with_attributes(
+                "company",
+                plan.custom_attributes,
+                lambda attrs: self._client.upsert_company(
+                    {**plan.company, "custom_attributes": attrs} if attrs else plan.company
+                ),
+            )
         if not plan.contact:
             return
-        contact_id = self._resolve(plan.contact)
+        try:
+            self._attach(plan.contact, company_id)
+        except IntercomError as exc:
+            raise DeliveryError(exc, "attach", {"company": company_id}) from None
+
+    def _attach(self, contact: ContactRef, company_id: str) -> None:
+        contact_id = self._resolve(contact)
         try:
             self._client.attach_company(contact_id, company_id)
         except NotFoundError as exc:
             if exc.code == "company_not_found":
                 raise  # a stray answer Intercom has been seen to give under concurrency: not ours to fix
-            self._cache.evict(*_keys(plan.contact))
-            raise ContactNotFoundError(_describe(plan.contact)) from None
+            self._cache.evict(*_keys(contact))
+            raise ContactNotFoundError(_describe(contact)) from None
 
     # --- track ----------------------------------------------------------------------------------
     def _track(self, plan: TrackPlan) -> None:

@@ -1,9 +1,13 @@
-"""One inbound request, start to answer: decode, authenticate, validate each call, deliver, report.
+"""One inbound request, start to answer: decode, authenticate, validate each call, deliver or queue, report.
 
 Knows HTTP only as a status, a JSON body and headers (the handler turns that into a Response).
-Calls of one user are delivered in request order (an identify before the group that needs its
-contact); different users are delivered concurrently. Everything stops starting new Intercom calls at
-the time budget, so the SDKs (10 s timeout) get an answer before they give up and resend.
+Every valid event ends in one of: delivered, skipped, duplicate (its messageId was handled before),
+queued on the dead-letter queue (Intercom failed, was rate-limited, or the time budget ran out), or
+parked (Intercom refused it for good). The caller gets 200 only when all of that is durable; if SQS
+refuses the messages, the claims are released and the caller gets 503, so the SDK resends.
+
+Events of one person are handled in request order; once one of them is queued, the person's later
+events are queued behind it, so the redrive function replays them in order too.
 """
 
 from __future__ import annotations
@@ -14,22 +18,26 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .delivery import Deliverer
+from .dedupe import Claim, Dedupe, idempotency_key
+from .delivery import Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .inbound import RawRequest, authenticate, decode_body, parse_json_object, presented_keys, split_items
 from .intercom import IntercomError, RateLimitedError, RetryableError
 from .mapping import map_call
 from .mapping.plans import Plan, Skip
+from .queue import LastError, Queue, QueuedEvent, QueueUnavailableError, person_group
 from .settings import Settings
 
 logger = Logger(child=True)
 #: SDKs honour Retry-After up to 300 s; Intercom's windows are 10 s, so a minute is already generous.
 MAX_RETRY_AFTER = 60
+_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
 
 @dataclass(frozen=True)
@@ -65,22 +73,18 @@ class Report:
     """What happened to each event of a request; `counts` keys are `<type>.<outcome>` for metrics."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    rejected: list[ItemError] = field(default_factory=list)  # final: the caller must fix the event
-    failed: list[ItemError] = field(default_factory=list)  # not delivered yet: the caller should resend
-    retry_after: int = 0
+    rejected: list[ItemError] = field(default_factory=list)  # invalid: the caller must fix the event
+    failed: list[ItemError] = field(default_factory=list)  # not accepted: the caller must resend
+    retry_after: int = 1
 
     def answer(self) -> Answer:
         if self.failed:
-            # Until the dead-letter queue lands, a 503 makes every SDK resend the whole request.
-            errors = sorted(self.failed + self.rejected, key=lambda error: error.index)
+            errors = sorted(self.failed + self.rejected, key=_by_index)
+            message = f"{len(self.failed)} event(s) could not be accepted; retry the request"
             return Answer(
                 503,
-                _error_body(
-                    "delivery_failed",
-                    f"{len(self.failed)} event(s) could not be delivered to Intercom yet; retry the request",
-                    errors,
-                ),
-                {"Retry-After": str(max(self.retry_after, 1))},
+                _error_body("not_accepted", message, errors),
+                {"Retry-After": str(self.retry_after)},
                 dict(self.counts),
             )
         if self.rejected:
@@ -104,6 +108,17 @@ class _Work:
     message_id: str | None
     call_type: str
     plan: Plan
+    event: dict[str, Any]
+    key: str  # idempotency key
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one event ended in this request. `queued` / `parked` carry the message still to be sent."""
+
+    name: str  # delivered, skipped, duplicate, busy, queued, parked
+    message: QueuedEvent | None = None
+    error: IntercomError | None = None
 
 
 def integrations_allow(integrations: dict[str, Any]) -> bool:
@@ -124,12 +139,18 @@ class Ingest:
         accepted_keys: Callable[[], tuple[str, ...]],
         deliverer: Deliverer,
         executor: Executor,
+        dead_letters: Queue,
+        parking: Queue,
+        dedupe: Dedupe,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._accepted_keys = accepted_keys
         self._deliverer = deliverer
         self._executor = executor
+        self._dead_letters = dead_letters
+        self._parking = parking
+        self._dedupe = dedupe
         self._clock = clock
 
     def handle(self, path_kind: str, request: RawRequest, received_at: datetime) -> Answer:
@@ -137,24 +158,29 @@ class Ingest:
         deadline = self._clock() + self._settings.delivery_budget_seconds
         settings = self._settings
         body = parse_json_object(decode_body(request, settings.max_batch_bytes))
-        authenticate(presented_keys(request.headers, body), self._accepted_keys())
+        write_key = authenticate(presented_keys(request.headers, body), self._accepted_keys())
         items = split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
 
         report = Report()
         prepared = [
-            (work, item.data)
+            work
             for item in items
-            if (work := self._prepare(item.index, item.data, item.size, received_at, report)) is not None
+            if (work := self._prepare(item.index, item.data, item.size, write_key, received_at, report)) is not None
         ]
-        queues = person_queues(prepared)
-        futures = [self._executor.submit(self._deliver_in_order, queue, deadline) for queue in queues]
-        for future in futures:
-            for work, error in future.result():
-                self._record(report, work, error)
+        futures = [
+            self._executor.submit(self._handle_person, person, queue, deadline, received_at)
+            for person, queue in person_queues(prepared)
+        ]
+        outcomes = [pair for future in futures for pair in future.result()]
+        self._make_durable(outcomes)
+        for work, outcome in outcomes:
+            self._record(report, work, outcome)
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
         return report.answer()
 
-    def _prepare(self, index: int, data: Any, size: int, received_at: datetime, report: Report) -> _Work | None:
+    def _prepare(
+        self, index: int, data: Any, size: int, write_key: str, received_at: datetime, report: Report
+    ) -> _Work | None:
         """Validate and map one event; problems are recorded against its index and it is left out."""
         message_id = data.get("messageId") if isinstance(data, dict) else None
         message_id = str(message_id) if message_id is not None else None
@@ -174,57 +200,127 @@ class Ingest:
                     if integrations_allow(call.integrations)
                     else Skip("integrations object turns Intercom off")
                 )
-                return _Work(index, message_id, call.type, plan)
+                return _Work(index, message_id, call.type, plan, data, idempotency_key(write_key, data))
         report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
         for error in errors:
             report.rejected.append(ItemError(index, message_id, error.field, "invalid_event", error.message))
         logger.info("event rejected", extra={"message_id": message_id, "index": index, "errors": len(errors)})
         return None
 
-    def _deliver_in_order(self, queue: list[_Work], deadline: float) -> list[tuple[_Work, IntercomError | None]]:
-        results: list[tuple[_Work, IntercomError | None]] = []
-        for position, work in enumerate(queue):
-            if self._clock() >= deadline:
-                late = RetryableError(None, "deferred", "not delivered within the time budget")
-                results.extend((rest, late) for rest in queue[position:])
-                break
+    def _handle_person(
+        self, person: str, queue: list[_Work], deadline: float, received_at: datetime
+    ) -> list[tuple[_Work, _Outcome]]:
+        """One person's events in order: skip, de-duplicate, deliver, or queue behind an earlier failure."""
+        results: list[tuple[_Work, _Outcome]] = []
+        queued_before = False
+        for work in queue:
+            if isinstance(work.plan, Skip):
+                results.append((work, _Outcome("skipped")))
+                continue
+            claim = self._claim(work)
+            if claim is not Claim.NEW:
+                results.append((work, _Outcome("duplicate" if claim is Claim.DONE else "busy")))
+                continue
+            if queued_before or self._clock() >= deadline:
+                code, text = (
+                    ("queued_behind", "an earlier event of this person is queued")
+                    if queued_before
+                    else ("deferred", "not delivered within the time budget")
+                )
+                message = _queued(work, person, received_at, DeliveryError(RetryableError(None, code, text)))
+                results.append((work, _Outcome("queued", message)))
+                queued_before = True
+                continue
             try:
                 self._deliverer.deliver(work.plan)
-            except IntercomError as exc:
-                results.append((work, exc))
-            else:
-                results.append((work, None))
+            except DeliveryError as failure:
+                message = _queued(work, person, received_at, failure)
+                if failure.error.retryable:
+                    results.append((work, _Outcome("queued", message, failure.error)))
+                    queued_before = True
+                else:
+                    results.append((work, _Outcome("parked", message.parked())))
+                continue
+            self._complete(work, "delivered")
+            results.append((work, _Outcome("delivered")))
         return results
 
-    def _record(self, report: Report, work: _Work, error: IntercomError | None) -> None:
-        log = {"message_id": work.message_id, "index": work.index, "type": work.call_type}
-        if error is None:
-            outcome = "skipped" if isinstance(work.plan, Skip) else "delivered"
-            if isinstance(work.plan, Skip):
-                logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
-            report.counts[f"{work.call_type}.{outcome}"] += 1
-            return
-        item = ItemError(work.index, work.message_id, "(intercom)", error.code, error.message)
-        log |= {"status": error.status, "code": error.code, "error": error.message}
-        if error.retryable:
-            report.failed.append(item)
-            report.counts[f"{work.call_type}.failed"] += 1
-            if isinstance(error, RateLimitedError):
-                wait = min(math.ceil(error.reset_at - time.time()), MAX_RETRY_AFTER)
+    def _claim(self, work: _Work) -> Claim:
+        try:
+            return self._dedupe.claim(work.key)
+        except (BotoCoreError, ClientError):  # the table is unreachable: deliver nothing we cannot de-duplicate
+            logger.exception("idempotency claim failed", extra={"message_id": work.message_id})
+            return Claim.BUSY
+
+    def _complete(self, work: _Work, outcome: str) -> None:
+        """The event is delivered or durable either way; an unrecorded completion only means a resend
+        within the claim's lifetime is answered 503, and a later one is delivered again (upserts, and
+        events Intercom de-duplicates on contact, name and created_at)."""
+        try:
+            self._dedupe.complete(work.key, outcome)
+        except (BotoCoreError, ClientError):
+            logger.exception("idempotency completion failed", extra={"message_id": work.message_id})
+
+    def _make_durable(self, outcomes: list[tuple[_Work, _Outcome]]) -> None:
+        """Send queued and parked events (SendMessageBatch); only then are their claims completed. If SQS
+        refuses, the claims are released and the events answered as not accepted, so the SDK resends."""
+        for name, queue in (("queued", self._dead_letters), ("parked", self._parking)):
+            pending = [index for index, (_, outcome) in enumerate(outcomes) if outcome.name == name]
+            messages = [outcomes[index][1].message for index in pending]
+            if not messages:
+                continue
+            try:
+                queue.send([message for message in messages if message is not None])
+            except QueueUnavailableError as exc:
+                logger.error("queue unavailable", extra={"queue": name, "events": len(pending), "error": str(exc)})
+                for index in pending:
+                    work = outcomes[index][0]
+                    self._dedupe.release(work.key, exc)
+                    outcomes[index] = (work, _Outcome("busy"))
+                continue
+            for index in pending:
+                self._complete(outcomes[index][0], name)
+
+    def _record(self, report: Report, work: _Work, outcome: _Outcome) -> None:
+        report.counts[f"{work.call_type}.{outcome.name}"] += 1
+        log = {"message_id": work.message_id, "index": work.index, "type": work.call_type, "outcome": outcome.name}
+        if outcome.name == "busy":
+            report.failed.append(
+                ItemError(work.index, work.message_id, "(event)", "not_accepted", "could not be made durable; resend")
+            )
+            logger.warning("event not accepted", extra=log)
+        elif outcome.message is not None:
+            error = outcome.message.last_error
+            log |= {"status": error.status, "code": error.code, "error": error.message}
+            logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
+            if isinstance(outcome.error, RateLimitedError):
+                wait = min(math.ceil(outcome.error.reset_at - time.time()), MAX_RETRY_AFTER)
                 report.retry_after = max(report.retry_after, wait)
-            logger.warning("event not delivered yet", extra=log)
-        else:
-            report.rejected.append(item)
-            report.counts[f"{work.call_type}.rejected"] += 1
-            logger.warning("Intercom rejected event", extra=log)
+        elif isinstance(work.plan, Skip):
+            logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
 
 
-_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+def _queued(work: _Work, person: str, received_at: datetime, failure: DeliveryError) -> QueuedEvent:
+    error = failure.error
+    return QueuedEvent(
+        event=work.event,
+        action=work.call_type,
+        step=failure.step,
+        state=failure.state,
+        idempotency_key=work.key,
+        person=person_group(person),
+        received_at=received_at.isoformat(),
+        first_failed_at=datetime.now(UTC).isoformat(),
+        last_error=LastError(error.status, error.code, error.message),
+    )
 
 
-def person_queues(prepared: list[tuple[_Work, dict[str, Any]]]) -> list[list[_Work]]:
-    """Events that share a userId, anonymousId or email belong to one person and are delivered in request
-    order (a visitor's lead identify, then their signup); different people are delivered concurrently."""
+def person_queues(prepared: list[_Work]) -> list[tuple[str, list[_Work]]]:
+    """Events that share a userId, anonymousId or email belong to one person, kept in request order (a
+    visitor's lead identify, then their signup); different people are handled concurrently.
+
+    Each person is named by their most stable id (userId, else anonymousId, else email), which becomes
+    the FIFO message group of anything queued, so later requests of that person queue behind it."""
     parent: dict[str, str] = {}
 
     def root(key: str) -> str:
@@ -232,17 +328,23 @@ def person_queues(prepared: list[tuple[_Work, dict[str, Any]]]) -> list[list[_Wo
             key = parent[key]
         return key
 
-    roots = []
-    for work, data in prepared:
-        keys = _identity_keys(data) or [f"event:{work.index}"]
-        first = root(keys[0])
+    keys_of = []
+    for work in prepared:
+        keys = _identity_keys(work.event) or [f"event:{work.key}"]
         for key in keys[1:]:
-            parent[root(key)] = first
-        roots.append(keys[0])
-    queues: dict[str, list[_Work]] = {}
-    for (work, _), key in zip(prepared, roots, strict=True):
-        queues.setdefault(root(key), []).append(work)
-    return list(queues.values())
+            parent[root(key)] = root(keys[0])
+        keys_of.append(keys)
+    people: dict[str, tuple[list[_Work], set[str]]] = {}
+    for work, keys in zip(prepared, keys_of, strict=True):
+        works, names = people.setdefault(root(keys[0]), ([], set()))
+        works.append(work)
+        names.update(keys)
+    return [(min(names, key=_stability), works) for works, names in people.values()]
+
+
+def _stability(key: str) -> tuple[int, str]:
+    kind = key.partition(":")[0]
+    return ({"userId": 0, "anonymousId": 1, "email": 2}.get(kind, 3), key)
 
 
 def _identity_keys(data: dict[str, Any]) -> list[str]:

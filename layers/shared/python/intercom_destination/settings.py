@@ -55,6 +55,13 @@ class Settings(BaseModel):
     delivery_concurrency: int = Field(default=8, gt=0, le=64)
     delivery_budget_seconds: float = Field(default=5.0, gt=0)
     cache_ttl_seconds: float = Field(default=600.0, ge=0)
+    # Durability (the dead-letter queue, its parking queue, and messageId de-duplication).
+    dead_letter_queue_url: str | None = None
+    parking_queue_url: str | None = None
+    idempotency_table: str | None = None
+    idempotency_window_seconds: int = Field(default=24 * 3600, gt=0)
+    redrive_budget_seconds: float = Field(default=50.0, gt=0)
+    redrive_backoff_seconds: int = Field(default=30, gt=0)  # first retry; doubles per receive, capped at 12 h
 
     @field_validator("intercom_region")
     @classmethod

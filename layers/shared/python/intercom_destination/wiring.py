@@ -1,22 +1,41 @@
-"""Builds the long-lived objects once per warm function: settings, the urllib3 pool, caches, threads."""
+"""Builds the long-lived objects once per warm function: settings, the urllib3 pool, AWS clients, caches."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from botocore.config import Config
 from urllib3.util import Timeout
 
 from .attributes import AttributeRegistry
+from .dedupe import Dedupe
 from .delivery import ContactCache, Deliverer
 from .ingest import Ingest
 from .intercom import IntercomClient, RateLimitState, new_pool
+from .queue import Queue
+from .redrive import Redrive
 from .secrets import intercom_token, write_keys
-from .settings import get_settings
+from .settings import Settings, get_settings
+
+#: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest.
+_AWS_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+
+
+class ConfigurationError(RuntimeError):
+    """A variable the template always sets is missing: the deployment is broken, not the request."""
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise ConfigurationError(f"{name} is not set")
+    return value
 
 
 @cache
-def ingest_service() -> Ingest:
+def _deliverer() -> Deliverer:
     settings = get_settings()
     client = IntercomClient(
         new_pool(settings.delivery_concurrency),
@@ -27,6 +46,47 @@ def ingest_service() -> Ingest:
         RateLimitState(),
     )
     registry = AttributeRegistry(client, settings.custom_attribute_policy, settings.cache_ttl_seconds)
-    deliverer = Deliverer(client, registry, ContactCache(settings.cache_ttl_seconds))
-    executor = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver")
-    return Ingest(settings, lambda: write_keys(settings), deliverer, executor)
+    return Deliverer(client, registry, ContactCache(settings.cache_ttl_seconds))
+
+
+def _queues(settings: Settings) -> tuple[Queue, Queue]:
+    sqs = boto3.client("sqs", config=_AWS_CONFIG)
+    return (
+        Queue(sqs, _required(settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL")),
+        Queue(sqs, _required(settings.parking_queue_url, "PARKING_QUEUE_URL")),
+    )
+
+
+@cache
+def ingest_service() -> Ingest:
+    settings = get_settings()
+    dead_letters, parking = _queues(settings)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=_required(settings.idempotency_table, "IDEMPOTENCY_TABLE"), boto_config=_AWS_CONFIG
+    )
+    # A claim outlives the request's budget plus one Intercom call, then frees the event for a resend.
+    claim_ms = int((settings.delivery_budget_seconds + settings.intercom_read_timeout + 5) * 1000)
+    return Ingest(
+        settings,
+        lambda: write_keys(settings),
+        _deliverer(),
+        ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver"),
+        dead_letters,
+        parking,
+        Dedupe(persistence, settings.idempotency_window_seconds, claim_ms),
+    )
+
+
+@cache
+def redrive_service() -> Redrive:
+    settings = get_settings()
+    dead_letters, parking = _queues(settings)
+    return Redrive(settings, _deliverer(), dead_letters, parking)
+
+
+def reset() -> None:
+    """Forget everything built (tests and the local stack simulate a cold start with this)."""
+    get_settings.cache_clear()
+    _deliverer.cache_clear()
+    ingest_service.cache_clear()
+    redrive_service.cache_clear()

@@ -1,0 +1,148 @@
+"""The dead-letter queue: what a queued event carries, and the SQS calls that move it.
+
+Both queues are FIFO. The message group is the person (a hash of their ids, never the ids), so SQS
+itself keeps per-person order: while one message of a person is in flight or backing off, none of their
+later ones is delivered. The deduplication id is the event's idempotency key plus the step, so an SDK's
+resend of an event already queued within five minutes is dropped by SQS (an unparked message counts one
+more attempt, so it gets a new id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+#: SQS limits: 10 entries per batch call, 12 hours of visibility.
+BATCH_SIZE = 10
+MAX_VISIBILITY_SECONDS = 12 * 3600
+
+
+class QueueUnavailableError(Exception):
+    """SQS did not take the messages: the caller must not answer 200."""
+
+
+@dataclass(frozen=True)
+class LastError:
+    status: int | None
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    """One event still to deliver. Never holds a token; holds the event as received (minus writeKey)."""
+
+    event: dict[str, Any]
+    action: str  # identify, group or track
+    step: str  # "all", or "attach" for a group whose company upsert already succeeded
+    idempotency_key: str
+    person: str  # the ordering group: a hash of the person's ids
+    received_at: str  # ISO 8601: replays map times exactly as the first attempt did
+    first_failed_at: str
+    last_error: LastError
+    state: dict[str, str] = field(default_factory=dict)  # what the step needs, e.g. the company's Intercom id
+    attempts: int = 1
+    reason: str = ""  # set when parked
+    version: int = field(default=1)
+
+    @property
+    def message_id(self) -> str | None:
+        value = self.event.get("messageId")
+        return str(value) if value is not None else None
+
+    def parked(self, **changes: Any) -> QueuedEvent:
+        """This message as the parking queue keeps it: the reason is its last error."""
+        changed = replace(self, **changes)
+        return replace(changed, reason=f"{changed.last_error.code}: {changed.last_error.message}")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_json(cls, body: str) -> QueuedEvent:
+        data = json.loads(body)
+        data["last_error"] = LastError(**data["last_error"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Received:
+    message: QueuedEvent
+    receipt: str
+    receive_count: int
+    group: str
+
+
+def person_group(person_key: str) -> str:
+    return hashlib.sha256(person_key.encode()).hexdigest()[:64]
+
+
+class Queue:
+    """One FIFO queue (the dead-letter queue, or the parking queue)."""
+
+    def __init__(self, client: Any, url: str) -> None:
+        self._sqs = client
+        self.url = url
+
+    def send(self, messages: list[QueuedEvent]) -> None:
+        """SendMessageBatch in tens; raises QueueUnavailableError unless every message was accepted."""
+        for start in range(0, len(messages), BATCH_SIZE):
+            chunk = messages[start : start + BATCH_SIZE]
+            entries = [
+                {
+                    "Id": str(index),
+                    "MessageBody": message.to_json(),
+                    "MessageGroupId": message.person,
+                    "MessageDeduplicationId": _dedup_id(message),
+                }
+                for index, message in enumerate(chunk)
+            ]
+            try:
+                failed = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries).get("Failed", [])
+                if failed:  # partial failure: once more for those, then give up loudly
+                    retry = [entry for entry in entries if entry["Id"] in {f["Id"] for f in failed}]
+                    failed = self._sqs.send_message_batch(QueueUrl=self.url, Entries=retry).get("Failed", [])
+            except (BotoCoreError, ClientError) as exc:
+                raise QueueUnavailableError(str(exc)[:300]) from None
+            if failed:
+                raise QueueUnavailableError(f"SQS refused {len(failed)} message(s): {failed[0].get('Message')}")
+
+    def receive(self, wait_seconds: int = 0) -> list[Received]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=BATCH_SIZE,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
+        )
+        return [
+            Received(
+                message=QueuedEvent.from_json(raw["Body"]),
+                receipt=raw["ReceiptHandle"],
+                receive_count=int(raw["Attributes"]["ApproximateReceiveCount"]),
+                group=raw["Attributes"].get("MessageGroupId", ""),
+            )
+            for raw in response.get("Messages", [])
+        ]
+
+    def delete(self, receipt: str) -> None:
+        self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt)
+
+    def hide(self, receipt: str, seconds: int) -> None:
+        """Back off: the message (and, FIFO, its person's later messages) come back after `seconds`."""
+        self._sqs.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt, VisibilityTimeout=min(max(seconds, 0), MAX_VISIBILITY_SECONDS)
+        )
+
+    def depth(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _dedup_id(message: QueuedEvent) -> str:
+    return hashlib.sha256(f"{message.idempotency_key}|{message.step}|{message.attempts}".encode()).hexdigest()

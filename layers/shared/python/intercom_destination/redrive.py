@@ -1,0 +1,160 @@
+"""Replays the dead-letter queue into Intercom: on a schedule, on demand, and locally with `make replay`.
+
+Each visible message is tried once per run, resuming at its step (a group whose company exists replays
+only the attach). Delivered → deleted. Retryable failure → hidden with exponential backoff (30 s, 60 s,
+… up to 12 h) and, FIFO, its person's later messages wait behind it. Refused by Intercom for good →
+parked with the reason. A message received more than maxReceiveCount times is parked by SQS itself.
+A rate limit stops the run until Intercom's window resets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from .delivery import Deliverer, DeliveryError
+from .events import InvalidCallError, parse_call
+from .intercom import RateLimitedError
+from .mapping import map_call
+from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, Received
+from .settings import Settings
+
+logger = Logger(child=True)
+
+
+@dataclass
+class Summary:
+    replayed: int = 0
+    delivered: int = 0
+    requeued: int = 0
+    parked: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Redrive:
+    def __init__(
+        self,
+        settings: Settings,
+        deliverer: Deliverer,
+        dead_letters: Queue,
+        parking: Queue,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._deliverer = deliverer
+        self._dead_letters = dead_letters
+        self._parking = parking
+        self._clock = clock
+
+    def drain(self, budget_seconds: float) -> Summary:
+        """Replay until the queue shows nothing visible, the budget is spent, or Intercom rate-limits us."""
+        deadline = self._clock() + budget_seconds
+        summary = Summary()
+        while self._clock() < deadline:
+            batch = self._dead_letters.receive()
+            if not batch:
+                break
+            if not self._replay_batch(batch, deadline, summary):
+                break
+        logger.info("redrive finished", extra=summary.as_dict())
+        return summary
+
+    def _replay_batch(self, batch: list[Received], deadline: float, summary: Summary) -> bool:
+        """False when the run must stop (rate limit). Messages not tried are hidden, not released, so a
+        run never sees the same message twice."""
+        groups: dict[str, list[Received]] = {}
+        for received in batch:
+            groups.setdefault(received.group, []).append(received)
+        for messages in groups.values():
+            for position, received in enumerate(messages):
+                if self._clock() >= deadline:
+                    self._hide_all(messages[position:], self._settings.redrive_backoff_seconds, summary)
+                    break
+                wait = self._replay(received, summary)
+                if wait is not None:  # the rest of this person waits behind it, in order
+                    self._hide_all(messages[position + 1 :], wait, summary)
+                    if wait < 0:
+                        return False
+                    break
+        return True
+
+    def _replay(self, received: Received, summary: Summary) -> int | None:
+        """None when the message is done (delivered or parked); else the backoff it was hidden for
+        (negative: rate-limited, stop the run)."""
+        message = received.message
+        summary.replayed += 1
+        log: dict[str, Any] = {"message_id": message.message_id, "action": message.action, "step": message.step}
+        try:
+            call = parse_call(message.event)
+        except InvalidCallError as exc:  # cannot happen for what ingest queued; never lose it silently
+            self._park(received, LastError(None, "invalid_event", str(exc)), message.step, message.state, summary)
+            return None
+        plan = map_call(call, datetime.fromisoformat(message.received_at), self._settings.lead_handling)
+        try:
+            self._deliverer.deliver(plan, message.step, message.state)
+        except DeliveryError as failure:
+            error = failure.error
+            last = LastError(error.status, error.code, error.message)
+            log |= {
+                "status": error.status,
+                "code": error.code,
+                "error": error.message,
+                "receives": received.receive_count,
+            }
+            if not error.retryable:
+                logger.warning("replay refused by Intercom; parked", extra=log)
+                self._park(received, last, failure.step, failure.state, summary)
+                return None
+            if isinstance(error, RateLimitedError):
+                wait = max(int(error.reset_at - time.time()) + 1, 1)
+                self._hide_all([received], wait, summary)
+                logger.warning("rate limited; stopping this run", extra=log)
+                return -wait
+            wait = self.backoff(received.receive_count)
+            self._hide_all([received], wait, summary)
+            logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
+            return wait
+        self._dead_letters.delete(received.receipt)
+        summary.delivered += 1
+        logger.info("replayed", extra=log)
+        return None
+
+    def backoff(self, receive_count: int) -> int:
+        return min(self._settings.redrive_backoff_seconds * 2 ** max(receive_count - 1, 0), MAX_VISIBILITY_SECONDS)
+
+    def _hide_all(self, messages: list[Received], seconds: int, summary: Summary) -> None:
+        for received in messages:
+            self._dead_letters.hide(received.receipt, abs(seconds))
+            summary.requeued += 1
+
+    def _park(self, received: Received, error: LastError, step: str, state: dict[str, str], summary: Summary) -> None:
+        message = received.message
+        parked = message.parked(
+            step=step, state=state, last_error=error, attempts=message.attempts + received.receive_count
+        )
+        self._parking.send([parked])
+        self._dead_letters.delete(received.receipt)
+        summary.parked += 1
+
+
+def unpark(parking: Queue, dead_letters: Queue) -> int:
+    """Move every parked message back to the dead-letter queue once its cause is fixed (local twin of
+    `aws sqs start-message-move-task`). The attempt count rises, which also gives SQS a new dedup id."""
+    moved = 0
+    while batch := parking.receive():
+        dead_letters.send([_revived(received.message) for received in batch])
+        for received in batch:
+            parking.delete(received.receipt)
+        moved += len(batch)
+    return moved
+
+
+def _revived(message: QueuedEvent) -> QueuedEvent:
+    return replace(message, reason="", attempts=message.attempts + 1)
