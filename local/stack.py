@@ -139,13 +139,24 @@ class Stack:
                 dynamodb.delete_item(TableName=self.resources.table, Key={"id": item["id"]})
 
     def peek(self, parked: bool = False) -> list[Any]:
-        """The visible messages of the dead-letter (or parking) queue, left in place (at most 10)."""
-        from intercom_destination.queue import QueuedEvent
+        """Every message of the dead-letter (or parking) queue, visible or backing off, in queue order.
 
-        sqs = boto3.client("sqs", endpoint_url=self.resources.endpoint)
+        Read from the embedded SQS's memory: receiving would count as a delivery attempt (and moto's
+        FIFO emulation mishandles messages received with a zero visibility timeout)."""
+        from intercom_destination.queue import QueuedEvent
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
         url = self.resources.parking_queue_url if parked else self.resources.dead_letter_queue_url
-        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        return [QueuedEvent.from_json(message["Body"]) for message in response.get("Messages", [])]
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].queues[url.rsplit("/", 1)[1]]
+        return [QueuedEvent.from_json(message.body) for message in queue._messages]
+
+    def depth(self, parked: bool = False) -> int:
+        """Messages in the dead-letter (or parking) queue, visible or backing off."""
+        from intercom_destination.queue import Queue
+
+        url = self.resources.parking_queue_url if parked else self.resources.dead_letter_queue_url
+        return Queue(boto3.client("sqs", endpoint_url=self.resources.endpoint), url).depth()
 
     def replay(self) -> dict[str, int]:
         """One redrive run, as the schedule or `make replay` would start it."""

@@ -94,6 +94,7 @@ class Sandbox:
         self._rng = random.Random(0)
         self._window_start = 0.0
         self._window_used = 0
+        self._generation = 0
         self._server = LocalServer((host, port), _handler_class(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="intercom-sandbox", daemon=True)
         self.routes = self._routes()
@@ -115,6 +116,7 @@ class Sandbox:
     # --- control --------------------------------------------------------------------------------
     def reset(self) -> None:
         with self.lock:
+            self._generation += 1
             self.workspace = Workspace()
             self.knobs = Knobs()
             self.requests.clear()
@@ -175,7 +177,7 @@ class Sandbox:
         path = unquote(parts.path)
         query = dict(parse_qsl(parts.query))
         with self.lock:
-            knobs = self.knobs
+            knobs, generation = self.knobs, self._generation
             delay = knobs.latency_ms / 1000
             fault = next((f for f in knobs.faults if f.applies(method, path, self._rng)), None)
         if fault and fault.delay_seconds:
@@ -183,6 +185,8 @@ class Sandbox:
         if delay:
             time.sleep(delay)  # outside the lock: a slow call must not stall the others
         with self.lock:
+            if generation != self._generation:  # reset while this call was delayed: it belongs to no workspace
+                return 503, {}, b'{"type":"error.list","errors":[{"code":"service_unavailable","message":"reset"}]}'
             entry: dict[str, Any] = {"method": method, "path": path, "status": 0, "violations": []}
             self.requests.append(entry)
             try:

@@ -67,22 +67,26 @@ class Redrive:
         return summary
 
     def _replay_batch(self, batch: list[Received], deadline: float, summary: Summary) -> bool:
-        """False when the run must stop (rate limit). Messages not tried are hidden, not released, so a
-        run never sees the same message twice."""
+        """False when the run must stop (rate limit). A failed message is hidden for its backoff; the
+        messages after it are released at once: FIFO keeps its person's ones blocked behind it, so a run
+        never sees the same message twice and nobody's events overtake each other."""
         groups: dict[str, list[Received]] = {}
         for received in batch:
             groups.setdefault(received.group, []).append(received)
-        for messages in groups.values():
+        pending = list(groups.values())
+        for number, messages in enumerate(pending):
             for position, received in enumerate(messages):
                 if self._clock() >= deadline:
-                    self._hide_all(messages[position:], self._settings.redrive_backoff_seconds, summary)
-                    break
+                    self._release([*messages[position:], *_flatten(pending[number + 1 :])], summary)
+                    return True
                 wait = self._replay(received, summary)
-                if wait is not None:  # the rest of this person waits behind it, in order
-                    self._hide_all(messages[position + 1 :], wait, summary)
-                    if wait < 0:
-                        return False
-                    break
+                if wait is None:
+                    continue
+                self._release(messages[position + 1 :], summary)
+                if wait < 0:  # rate-limited: nothing more this run
+                    self._release(_flatten(pending[number + 1 :]), summary)
+                    return False
+                break
         return True
 
     def _replay(self, received: Received, summary: Summary) -> int | None:
@@ -114,11 +118,11 @@ class Redrive:
                 return None
             if isinstance(error, RateLimitedError):
                 wait = max(int(error.reset_at - time.time()) + 1, 1)
-                self._hide_all([received], wait, summary)
+                self._hide(received, wait, summary)
                 logger.warning("rate limited; stopping this run", extra=log)
                 return -wait
             wait = self.backoff(received.receive_count)
-            self._hide_all([received], wait, summary)
+            self._hide(received, wait, summary)
             logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
             return wait
         self._dead_letters.delete(received.receipt)
@@ -129,9 +133,14 @@ class Redrive:
     def backoff(self, receive_count: int) -> int:
         return min(self._settings.redrive_backoff_seconds * 2 ** max(receive_count - 1, 0), MAX_VISIBILITY_SECONDS)
 
-    def _hide_all(self, messages: list[Received], seconds: int, summary: Summary) -> None:
+    def _hide(self, received: Received, seconds: int, summary: Summary) -> None:
+        self._dead_letters.hide(received.receipt, seconds)
+        summary.requeued += 1
+
+    def _release(self, messages: list[Received], summary: Summary) -> None:
+        """Back to the queue untried (visible now; FIFO still holds them behind their person's head)."""
         for received in messages:
-            self._dead_letters.hide(received.receipt, abs(seconds))
+            self._dead_letters.hide(received.receipt, 0)
             summary.requeued += 1
 
     def _park(self, received: Received, error: LastError, step: str, state: dict[str, str], summary: Summary) -> None:
@@ -158,3 +167,7 @@ def unpark(parking: Queue, dead_letters: Queue) -> int:
 
 def _revived(message: QueuedEvent) -> QueuedEvent:
     return replace(message, reason="", attempts=message.attempts + 1)
+
+
+def _flatten(groups: list[list[Received]]) -> list[Received]:
+    return [received for messages in groups for received in messages]

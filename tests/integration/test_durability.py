@@ -1,0 +1,213 @@
+"""No event lost, none doubled: fault injection against the sandbox, asserting the exact final state.
+
+Every accepted event must end in Intercom exactly once after replays, or parked with its reason.
+REDRIVE_BACKOFF_SECONDS is 1 here so that a replay after a failure does not wait 30 s.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from local.sandbox import DEFAULT_TOKEN, SandboxControl
+from local.stack import Stack
+from tests.conftest import Api, cold_start
+
+FAST_BACKOFF = {"REDRIVE_BACKOFF_SECONDS": "1"}
+
+
+def identify(user: str, **traits: Any) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "messageId": f"i-{user}", "traits": traits}
+
+
+def track(user: str, event: str, message_id: str, second: int = 0) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "userId": user,
+        "event": event,
+        "messageId": message_id,
+        "timestamp": f"2026-11-20T10:{second // 60:02d}:{second % 60:02d}Z",
+    }
+
+
+def group(user: str, company: str) -> dict[str, Any]:
+    return {"type": "group", "userId": user, "groupId": company, "messageId": f"g-{user}-{company}"}
+
+
+def replay_until_empty(stack: Stack, rounds: int = 20) -> list[dict[str, int]]:
+    runs = []
+    for _ in range(rounds):
+        runs.append(stack.replay())
+        if stack.depth() == 0:
+            return runs
+        time.sleep(1.1)  # backoff doubles from 1 s; later rounds find more of the queue visible again
+    pytest.fail(f"the queue did not drain: {runs}")
+
+
+@pytest.fixture
+def fast(stack: Stack, sandbox: SandboxControl) -> None:
+    cold_start(stack, **FAST_BACKOFF)
+
+
+def test_the_same_message_id_three_times_is_one_event(api: Api, sandbox: SandboxControl) -> None:
+    assert api.batch(identify("u1")).status == 200
+    event = {**track("u1", "Paid", "m-1"), "timestamp": None}  # no timestamp: created_at would differ per send
+    replies = [api.batch(event).status for _ in range(3)]
+    assert replies == [200, 200, 200]
+    assert len(sandbox.state()["events"]) == 1
+    assert [r["path"] for r in sandbox.requests()].count("/events") == 1
+
+
+def test_the_same_message_id_under_another_write_key_is_another_event(api: Api, sandbox: SandboxControl) -> None:
+    from tests.conftest import CIO_KEY
+
+    assert api.batch(identify("u1")).status == 200
+    event = {**track("u1", "Paid", "m-1"), "timestamp": None}
+    assert api.batch(event).status == 200
+    time.sleep(1.05)  # another second: Intercom would otherwise drop it as a repeat
+    assert api.batch(event, key=CIO_KEY).status == 200
+    assert len(sandbox.state()["events"]) == 2
+
+
+def test_sqs_unavailable_answers_503_and_the_resend_is_accepted_once(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    missing = stack.resources.dead_letter_queue_url.replace("dlq", "missing")
+    cold_start(stack, DEAD_LETTER_QUEUE_URL=missing)
+    sandbox.configure(faults=[{"status": 503, "path": "/events"}])
+    batch = [identify("u1"), track("u1", "Paid", "m-1")]
+    reply = api.batch(*batch)
+    assert reply.status == 503
+    assert [(e["index"], e["code"]) for e in reply.body["errors"]] == [(1, "not_accepted")]
+    cold_start(stack, **FAST_BACKOFF)  # SQS is back
+    assert api.batch(*batch).status == 200  # the SDK's resend: the identify is a duplicate, the track is queued
+    assert len(stack.peek()) == 1
+    sandbox.configure(faults=[])
+    replay_until_empty(stack)
+    assert len(sandbox.state()["events"]) == 1
+    assert [r["method"] for r in sandbox.requests() if r["path"] == "/contacts"] == ["POST"]
+
+
+def test_group_before_identify_then_identify_then_replay_attaches(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    assert api.batch(group("early", "acme")).status == 200
+    assert sandbox.state()["companies"][0]["user_count"] == 0
+    assert api.batch(identify("early")).status == 200
+    assert stack.replay()["delivered"] == 1
+    assert sandbox.state()["companies"][0]["user_count"] == 1
+
+
+def test_a_queued_identify_keeps_the_persons_later_events_behind_it(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    sandbox.configure(faults=[{"status": 500, "method": "POST", "path": "/contacts", "times": 3}])
+    assert api.batch(identify("u1", plan="pro"), group("u1", "acme"), track("u1", "Paid", "m-1")).status == 200
+    assert [q.action for q in stack.peek()] == ["identify", "group", "track"]
+    assert sandbox.state()["companies"] == []  # the group was not attempted before its identify
+    replay_until_empty(stack)
+    replayed = [f"{r['method']} {r['path'].split('/')[1]}" for r in sandbox.requests() if r["status"] < 300]
+    assert replayed.index("POST contacts") < replayed.index("POST companies") < replayed.index("POST events")
+    state = sandbox.state()
+    assert state["companies"][0]["user_count"] == 1
+    assert len(state["events"]) == 1
+
+
+def test_revoked_token_keeps_everything_until_it_is_fixed(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    sandbox.configure(token="rotated-elsewhere")
+    assert api.batch(identify("u1"), track("u1", "Paid", "m-1")).status == 200
+    assert [q.last_error.status for q in stack.peek()] == [401, None]
+    time.sleep(1.1)
+    # The identify fails again; the track behind it goes back untried (FIFO holds it behind the identify).
+    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 2, "parked": 0}
+    sandbox.configure(token=DEFAULT_TOKEN)
+    replay_until_empty(stack)
+    state = sandbox.state()
+    assert (len(state["contacts"]), len(state["events"])) == (1, 1)
+
+
+def test_calls_hanging_past_the_timeout_are_queued_not_lost(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    cold_start(stack, INTERCOM_READ_TIMEOUT="0.3", **FAST_BACKOFF)
+    sandbox.configure(faults=[{"status": 0, "delay_seconds": 1, "path": "/events", "times": 1}])
+    assert api.batch(identify("u1")).status == 200
+    assert api.batch(track("u1", "Paid", "m-1")).status == 200
+    (queued,) = stack.peek()
+    assert queued.last_error.code == "ReadTimeoutError"
+    replay_until_empty(stack)
+    assert len(sandbox.state()["events"]) == 1  # the hung call may have landed too: Intercom keeps one
+
+
+def test_the_time_budget_defers_the_rest_and_answers_in_time(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    cold_start(stack, DELIVERY_BUDGET_SECONDS="1", **FAST_BACKOFF)
+    sandbox.configure(latency_ms=150)
+    started = time.monotonic()
+    reply = api.batch(identify("u1"), *(track("u1", f"Step {i}", f"m-{i}") for i in range(12)))
+    elapsed = time.monotonic() - started
+    assert reply.status == 200
+    assert elapsed < 2.5
+    deferred = stack.peek()
+    assert deferred
+    assert {q.last_error.code for q in deferred} <= {"deferred", "queued_behind"}
+    sandbox.configure(latency_ms=0)
+    replay_until_empty(stack)
+    names = [e["event_name"] for e in sandbox.state()["events"]]
+    assert names == [f"Step {i}" for i in range(12)]  # each once, in order
+
+
+def test_a_429_storm_is_queued_and_replayed_after_the_window(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    assert api.batch(identify("u1")).status == 200
+    sandbox.configure(faults=[{"status": 429, "times": 1}])
+    assert api.batch(*(track("u1", f"E{i}", f"m-{i}") for i in range(5))).status == 200
+    assert len(sandbox.requests()) == 2  # one 429, then no call until the window resets
+    cold_start(stack, **FAST_BACKOFF)  # a new function: the redrive run does not share the old window
+    replay_until_empty(stack)
+    assert sorted(e["event_name"] for e in sandbox.state()["events"]) == [f"E{i}" for i in range(5)]
+
+
+def test_permanent_errors_in_a_replay_are_parked_with_the_reason(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    assert api.batch(track("nobody", "Paid", "m-1")).status == 200
+    assert api.batch(identify("nobody")).status == 200
+    sandbox.configure(faults=[{"status": 422, "path": "/events"}])
+    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 0, "parked": 1}
+    (parked,) = stack.peek(parked=True)
+    assert parked.last_error.status == 422
+    assert parked.reason.startswith("error:")
+    assert stack.depth() == 0
+
+
+def test_a_batch_with_injected_faults_ends_in_intercom_exactly_once(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    """The small version of benchmarks/soak.py: 100 events, 30 % of Intercom calls failing."""
+    rng = random.Random(7)
+    users = [f"user-{n}" for n in range(10)]
+    events: list[dict[str, Any]] = [identify(user, plan="pro") for user in users]
+    events += [group(user, f"co-{n % 3}") for n, user in enumerate(users)]
+    events += [track(rng.choice(users), f"Event {n % 7}", f"m-{n}", second=n) for n in range(80)]
+    sandbox.configure(faults=[{"status": 500, "rate": 0.15}, {"status": 503, "rate": 0.15}], seed=7)
+    for start in range(0, len(events), 25):
+        assert api.batch(*events[start : start + 25]).status == 200
+    assert stack.peek()  # some were queued
+    sandbox.configure(faults=[])
+    replay_until_empty(stack)
+    state = sandbox.state()
+    assert sorted(c["external_id"] for c in state["contacts"]) == sorted(users)
+    assert all(c["companies"]["total_count"] == 1 for c in state["contacts"])
+    delivered = Counter((e["user_id"], e["event_name"], e["created_at"]) for e in state["events"])
+    expected = Counter(
+        (e["userId"], e["event"], 1795168800 + int(e["messageId"][2:])) for e in events if e["type"] == "track"
+    )
+    assert delivered == expected
+    accepted_posts = [r for r in sandbox.requests() if r["path"] == "/events" and r["status"] == 202]
+    assert len(accepted_posts) == 80  # each event was sent to Intercom until accepted, then never again
+    assert stack.peek(parked=True) == []
