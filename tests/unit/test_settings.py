@@ -48,10 +48,24 @@ def test_bad_settings_fail_at_start() -> None:
 
 def test_the_template_sets_only_variables_settings_reads() -> None:
     readable = {name.upper() for name in Settings.model_fields}
-    function = template()["Resources"]["IngestFunction"]["Properties"]
-    declared = set(function["Environment"]["Variables"])
-    assert declared <= readable
-    assert {"INTERCOM_REGION", "INTERCOM_VERSION", "CUSTOM_ATTRIBUTE_POLICY", "LEAD_HANDLING"} <= declared
+    spec = template()
+    shared = set(spec["Globals"]["Function"]["Environment"]["Variables"])
+    for function in ("IngestFunction", "RedriveFunction"):
+        declared = shared | set(spec["Resources"][function]["Properties"]["Environment"]["Variables"])
+        assert {name for name in declared if not name.startswith("POWERTOOLS_")} <= readable, function
+        assert {"INTERCOM_REGION", "INTERCOM_VERSION", "DEAD_LETTER_QUEUE_URL", "PARKING_QUEUE_URL"} <= declared
+    ingest = spec["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert {"IDEMPOTENCY_TABLE", "WRITE_KEYS_PARAMETER", "DELIVERY_BUDGET_SECONDS"} <= set(ingest)
+
+
+def test_the_queues_are_fifo_with_a_parking_redrive_policy() -> None:
+    resources = template()["Resources"]
+    assert resources["DeadLetterQueue"]["Properties"]["FifoQueue"] is True
+    assert resources["ParkingQueue"]["Properties"]["FifoQueue"] is True
+    assert "maxReceiveCount" in resources["DeadLetterQueue"]["Properties"]["RedrivePolicy"]
+    for queue in ("DeadLetterQueue", "ParkingQueue"):
+        properties = resources[queue]["Properties"]
+        assert (properties["SqsManagedSseEnabled"], properties["MessageRetentionPeriod"]) == (True, 1209600)
 
 
 def test_template_choices_match_the_code() -> None:
