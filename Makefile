@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install dev replay unpark test lint unit bench clean
+.PHONY: install dev replay unpark test lint unit bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ unit: install
 
 bench: install  ## Intercom calls per event and latency, printed as a table
 	$(BIN)/python -m benchmarks.run
+
+soak: install  ## 1,000 events with 20 % of Intercom calls failing, replayed until every event is in exactly once
+	$(BIN)/python -m benchmarks.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
