@@ -62,6 +62,7 @@ class Bench:
 
     def fresh(self, **knobs: Any) -> None:
         self.sandbox.reset()
+        self.stack.clear()  # queues and messageId claims too: each scenario starts from nothing
         if knobs:
             self.sandbox.configure(**knobs)
         self.cold()
@@ -115,16 +116,18 @@ def cost_table(bench: Bench) -> list[tuple[str, str, str, str]]:
 
 
 def mixed_batch(size: int, users: int, round_: int) -> list[dict[str, Any]]:
+    """identify, group, track, track per user; every event new (its own messageId), as SDK traffic is."""
     events: list[dict[str, Any]] = []
     for i in range(size):
         user = f"u{(i + round_ * size) % users}"
         kind = i % 4
         if kind == 0:
-            events.append(identify(user, f"{user}@example.com", name=f"User {user}"))
+            event = identify(user, f"{user}@example.com", name=f"User {user}")
         elif kind == 1:
-            events.append(group(user, f"co{i % 10}"))
+            event = group(user, f"co{i % 10}")
         else:
-            events.append({**track(user), "event": f"Event {i % 5}", "messageId": f"r{round_}-{i}"})
+            event = {**track(user), "event": f"Event {i % 5}"}
+        events.append({**event, "messageId": f"r{round_}-{i}"})
     return events
 
 
