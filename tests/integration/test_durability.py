@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import boto3
 import pytest
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
@@ -210,4 +211,44 @@ def test_a_batch_with_injected_faults_ends_in_intercom_exactly_once(
     assert delivered == expected
     accepted_posts = [r for r in sandbox.requests() if r["path"] == "/events" and r["status"] == 202]
     assert len(accepted_posts) == 80  # each event was sent to Intercom until accepted, then never again
+    assert stack.peek(parked=True) == []
+
+
+def test_search_index_lag_right_after_a_create_is_waited_out(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    sandbox.configure(search_lag_seconds=1.5)
+    lead = {"type": "identify", "anonymousId": "a1", "messageId": "lead", "traits": {"email": "new@example.com"}}
+    assert api.batch(lead).status == 200
+    cold_start(stack, **FAST_BACKOFF)  # another function instance: only Intercom's search can find the lead
+    track_by_email = {
+        "type": "track",
+        "anonymousId": "a1",
+        "event": "Viewed",
+        "messageId": "viewed",
+        "context": {"traits": {"email": "new@example.com"}},
+    }
+    assert api.batch(track_by_email).status == 200
+    (queued,) = stack.peek()
+    assert queued.last_error.code == "contact_not_found"
+    time.sleep(1.6)  # the index catches up
+    replay_until_empty(stack)
+    (event,) = sandbox.state()["events"]
+    assert event["contact_id"] == sandbox.state()["contacts"][0]["id"]
+
+
+def test_parked_events_are_delivered_after_the_cause_is_fixed_and_they_are_unparked(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    from intercom_destination.queue import Queue
+    from intercom_destination.redrive import unpark
+
+    cold_start(stack, CUSTOM_ATTRIBUTE_POLICY="strict")
+    assert api.batch(identify("u1", plan="pro")).status == 200
+    assert len(stack.peek(parked=True)) == 1
+    cold_start(stack, CUSTOM_ATTRIBUTE_POLICY="create")  # the fix: let the destination create attributes
+    sqs = boto3.client("sqs", endpoint_url=stack.resources.endpoint)
+    moved = unpark(Queue(sqs, stack.resources.parking_queue_url), Queue(sqs, stack.resources.dead_letter_queue_url))
+    assert moved == 1
+    assert stack.replay()["delivered"] == 1
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["custom_attributes"] == {"plan": "pro"}
     assert stack.peek(parked=True) == []

@@ -1,0 +1,57 @@
+"""The queue message format, the backoff schedule and idempotency keys (no AWS needed)."""
+
+from __future__ import annotations
+
+from intercom_destination.dedupe import idempotency_key
+from intercom_destination.queue import MAX_VISIBILITY_SECONDS, LastError, QueuedEvent, person_group
+from intercom_destination.redrive import Redrive
+from intercom_destination.settings import Settings
+
+
+def message(**changes: object) -> QueuedEvent:
+    base = QueuedEvent(
+        event={"type": "group", "userId": "u1", "groupId": "g", "messageId": "m1"},
+        action="group",
+        step="attach",
+        state={"company": "abc123"},
+        idempotency_key="k",
+        person=person_group("userId:u1"),
+        received_at="2026-11-20T10:00:00+00:00",
+        first_failed_at="2026-11-20T10:00:01+00:00",
+        last_error=LastError(404, "contact_not_found", "no Intercom contact for userId 'u1' yet"),
+    )
+    return QueuedEvent(**{**base.__dict__, **changes})
+
+
+def test_a_message_survives_the_round_trip_and_carries_no_secret() -> None:
+    original = message()
+    body = original.to_json()
+    assert QueuedEvent.from_json(body) == original
+    assert "writeKey" not in body
+    assert original.message_id == "m1"
+
+
+def test_a_parked_message_says_why() -> None:
+    parked = message().parked(last_error=LastError(422, "parameter_invalid", "bad"), attempts=4)
+    assert (parked.reason, parked.attempts) == ("parameter_invalid: bad", 4)
+
+
+def test_the_person_group_hides_ids_and_is_stable() -> None:
+    assert person_group("userId:u1") == person_group("userId:u1") != person_group("userId:u2")
+    assert "u1" not in person_group("userId:u1")
+
+
+def test_backoff_doubles_from_the_setting_up_to_twelve_hours() -> None:
+    redrive = Redrive(Settings(redrive_backoff_seconds=30), None, None, None)  # type: ignore[arg-type]
+    assert [redrive.backoff(n) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert redrive.backoff(30) == MAX_VISIBILITY_SECONDS
+
+
+def test_idempotency_keys_are_scoped_per_write_key_and_stable_without_a_message_id() -> None:
+    event = {"type": "track", "userId": "u", "event": "x", "messageId": "m1"}
+    assert idempotency_key("key-a", event) != idempotency_key("key-b", event)
+    assert idempotency_key("key-a", event).endswith(":m1")
+    anonymous = {"type": "track", "userId": "u", "event": "x", "sentAt": "2026-11-20T10:00:00Z"}
+    resent = {**anonymous, "sentAt": "2026-11-20T10:00:05Z", "writeKey": "key-a"}
+    assert idempotency_key("key-a", anonymous) == idempotency_key("key-a", resent)
+    assert idempotency_key("key-a", anonymous) != idempotency_key("key-a", {**anonymous, "event": "y"})
