@@ -7,6 +7,7 @@ from functools import cache
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
 from urllib3.util import Timeout
 
@@ -14,7 +15,7 @@ from .attributes import AttributeRegistry
 from .dedupe import Dedupe
 from .delivery import ContactCache, Deliverer
 from .ingest import Ingest
-from .intercom import IntercomClient, RateLimitState, new_pool
+from .intercom import IntercomClient, RateLimitState, RetryableError, new_pool
 from .queue import Queue
 from .redrive import Redrive
 from .secrets import intercom_token, write_keys
@@ -34,13 +35,21 @@ def _required(value: str | None, name: str) -> str:
     return value
 
 
+def _intercom_token(settings: Settings) -> str:
+    """SSM unreachable is a passing outage: the event is queued, not failed."""
+    try:
+        return intercom_token(settings)
+    except GetParameterError as exc:
+        raise RetryableError(None, "token_unavailable", str(exc)[:300]) from None
+
+
 @cache
 def _deliverer() -> Deliverer:
     settings = get_settings()
     client = IntercomClient(
         new_pool(settings.delivery_concurrency),
         settings.api_base,
-        lambda: intercom_token(settings),
+        lambda: _intercom_token(settings),
         settings.intercom_version,
         Timeout(connect=settings.intercom_connect_timeout, read=settings.intercom_read_timeout),
         RateLimitState(),
