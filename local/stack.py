@@ -85,6 +85,7 @@ def function_env(
         "IDEMPOTENCY_TABLE": resources.table,
         "AWS_ENDPOINT_URL_SQS": resources.endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": resources.endpoint,
+        "AWS_ENDPOINT_URL_SSM": resources.endpoint,
     }
     return env | overrides
 

@@ -252,3 +252,26 @@ def test_parked_events_are_delivered_after_the_cause_is_fixed_and_they_are_unpar
     (contact,) = sandbox.state()["contacts"]
     assert contact["custom_attributes"] == {"plan": "pro"}
     assert stack.peek(parked=True) == []
+
+
+def test_secrets_come_from_ssm_and_an_unreadable_token_queues_the_event(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """The deployed path: write keys and the Intercom token are SecureString parameters."""
+    ssm = boto3.client("ssm", endpoint_url=stack.resources.endpoint)
+    ssm.put_parameter(Name="/test-ssm/write-keys", Value="old-key, new-key", Type="SecureString")
+    cold_start(
+        stack,
+        WRITE_KEYS="",
+        WRITE_KEYS_PARAMETER="/test-ssm/write-keys",
+        INTERCOM_ACCESS_TOKEN="",
+        INTERCOM_TOKEN_PARAMETER="/test-ssm/intercom-token",  # not created yet
+        **FAST_BACKOFF,
+    )
+    assert api.batch(identify("u1"), key="new-key").status == 200
+    assert api.batch(identify("u2"), key="dev-write-key").status == 401
+    (queued,) = stack.peek()
+    assert queued.last_error.code == "token_unavailable"
+    ssm.put_parameter(Name="/test-ssm/intercom-token", Value=DEFAULT_TOKEN, Type="SecureString")
+    replay_until_empty(stack)
+    assert [c["external_id"] for c in sandbox.state()["contacts"]] == ["u1"]
