@@ -31,7 +31,7 @@ class Api:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._http = urllib3.PoolManager(retries=False)
+        self.http = urllib3.PoolManager(retries=False)
 
     def post(
         self,
@@ -51,7 +51,7 @@ class Api:
     def request(
         self, method: str, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
     ) -> Reply:
-        response = self._http.request(method, self.url + path, body=data, headers=headers or {})
+        response = self.http.request(method, self.url + path, body=data, headers=headers or {})
         try:
             parsed = json.loads(response.data) if response.data else {}
         except ValueError:

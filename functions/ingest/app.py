@@ -6,8 +6,10 @@ Thin on purpose: routing, HTTP shapes, logs and metrics. Validation is per event
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
@@ -17,6 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, RawRequest, RequestError
 from intercom_destination.ingest import Answer
 from intercom_destination.wiring import ingest_service
+
+WEB_SCRIPT = (Path(__file__).parent / "web" / "intercom.js").read_text(encoding="utf-8")
+WEB_SCRIPT_ETAG = '"' + hashlib.sha256(WEB_SCRIPT.encode()).hexdigest()[:32] + '"'
 
 logger = Logger()
 tracer = Tracer()
@@ -34,6 +39,21 @@ def _json(status: int, body: dict[str, object], headers: dict[str, str] | None =
 @app.get("/health")
 def health() -> Response:
     return _json(200, {"status": "ok"})
+
+
+@app.get("/v1/web/intercom.js")
+def web_script() -> Response:
+    """Web mode's browser script. Revalidated daily by ETag; a `?v=` URL (pinned version) is immutable."""
+    versioned = bool((app.current_event.query_string_parameters or {}).get("v"))
+    headers = {
+        "ETag": WEB_SCRIPT_ETAG,
+        "Cache-Control": "public, max-age=31536000, immutable"
+        if versioned
+        else "public, max-age=86400, stale-while-revalidate=604800",
+    }
+    if WEB_SCRIPT_ETAG in (app.current_event.headers or {}).get("if-none-match", ""):
+        return Response(304, headers=headers)
+    return Response(200, "application/javascript; charset=utf-8", WEB_SCRIPT, headers=headers)
 
 
 @app.post("/v1/<kind>")

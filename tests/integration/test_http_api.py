@@ -221,3 +221,17 @@ def test_a_misconfigured_function_answers_500_with_code_and_message(
     assert (reply.status, reply.body["code"]) == (500, "internal_error")
     assert reply.body["message"]
     assert intercom_calls(sandbox) == []
+
+
+def test_the_web_script_is_served_with_long_lived_caching_and_an_etag(api: Api) -> None:
+    script = (Path(__file__).resolve().parents[2] / "functions" / "ingest" / "web" / "intercom.js").read_bytes()
+    reply = api.http.request("GET", api.url + "/v1/web/intercom.js")
+    assert reply.status == 200
+    assert reply.data == script
+    assert reply.headers["Content-Type"].startswith("application/javascript")
+    assert "max-age=86400" in reply.headers["Cache-Control"]
+    etag = reply.headers["ETag"]
+    again = api.http.request("GET", api.url + "/v1/web/intercom.js", headers={"If-None-Match": etag})
+    assert (again.status, again.data) == (304, b"")
+    pinned = api.http.request("GET", api.url + "/v1/web/intercom.js?v=1.0.0")
+    assert pinned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
