@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+WEB_STAMP := tests/web/node_modules/.installed
 
-.PHONY: install dev replay unpark test lint unit bench soak clean
+.PHONY: install browser dev replay unpark test lint unit bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +15,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Web mode's tests: the real @segment/analytics-next from npm, and Debian's Chromium (no browser download).
+$(WEB_STAMP): tests/web/package.json tests/web/package-lock.json
+	npm ci --prefix tests/web --no-audit --no-fund --silent
+	touch $(WEB_STAMP)
+
+browser: $(WEB_STAMP)
+	@command -v chromium >/dev/null || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 dev: install  ## run the destination, an Intercom sandbox and SQS locally (PORT, WRITE_KEY, INTERCOM_API_BASE)
 	PYTHONUNBUFFERED=1 $(BIN)/python -m local.dev
@@ -30,7 +39,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-test: lint  ## lint, types, then unit, integration, contract and end-to-end tests
+test: lint browser  ## lint, types, then unit, integration, contract, end-to-end and browser tests
 	$(BIN)/pytest
 
 unit: install

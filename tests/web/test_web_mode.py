@@ -1,0 +1,205 @@
+"""Web mode in a real browser: the exact Intercom(...) calls for each analytics call and setting."""
+
+from __future__ import annotations
+
+import time
+
+from tests.web.conftest import Site
+
+LOAD = "IntercomDestination.load({appId: 'abc123'})"
+
+
+def test_loads_the_messenger_once_and_boots_it(site: Site) -> None:
+    site.run(f"window.d = {LOAD}; window.d.load(); IntercomDestination.load({{appId: 'abc123'}})")
+    assert site.calls(wait_for=1)[0] == ["boot", {"app_id": "abc123", "api_base": "https://api-iam.intercom.io"}]
+    assert site.widget_requests == ["https://widget.intercom.io/widget/abc123"]
+    assert site.blocked == []
+
+
+def test_a_custom_activator_and_a_regional_api_base(site: Site) -> None:
+    site.run("IntercomDestination.load({appId: 'abc123', activator: '#my-launcher', apiBase: 'EU'})")
+    assert site.calls(wait_for=1)[0] == [
+        "boot",
+        {
+            "app_id": "abc123",
+            "api_base": "https://api-iam.eu.intercom.io",
+            "custom_launcher_selector": "#my-launcher",
+            "hide_default_launcher": True,
+        },
+    ]
+
+
+def test_the_default_activator_keeps_intercoms_launcher(site: Site) -> None:
+    site.run("IntercomDestination.load({appId: 'abc123', activator: '#IntercomDefaultWidget', apiBase: 'AU'})")
+    assert site.calls(wait_for=1)[0] == ["boot", {"app_id": "abc123", "api_base": "https://api-iam.au.intercom.io"}]
+
+
+def test_calls_made_before_the_messenger_loaded_are_kept_in_order(site: Site) -> None:
+    queued = site.run(f"""() => {{
+        const d = {LOAD};
+        d.identify('u1', {{email: 'early@example.com'}});
+        d.track('Clicked Early', {{}});
+        return window.__intercomLoaded ? -1 : window.Intercom.q.length;
+    }}""")
+    assert queued == 3  # boot, update, trackEvent wait in Intercom's own queue
+    assert [call[0] for call in site.calls(wait_for=3)] == ["boot", "update", "trackEvent"]
+
+
+def test_identify_maps_traits_and_identity_verification(site: Site) -> None:
+    site.run(f"""{LOAD}.identify('u1', {{
+        email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', phone: '+44 20 7946 0000',
+        createdAt: '2026-01-01T00:00:00Z', avatar: 'https://img.example/ada.png', language_override: 'fr',
+        unsubscribed_from_emails: true, plan: 'pro', logins: 3, beta: false,
+        address: {{city: 'London'}}, tags: ['a', 'b'], 'odd.key': 'x',
+        company: {{id: 'acme', name: 'Acme', employees: 42}}
+    }}, {{integrations: {{Intercom: {{user_hash: 'hash-1'}}}}}})""")
+    assert site.calls(wait_for=2)[1] == [
+        "update",
+        {
+            "user_id": "u1",
+            "email": "ada@example.com",
+            "name": "Ada Lovelace",
+            "phone": "+44 20 7946 0000",
+            "created_at": 1767225600,
+            "avatar": {"type": "avatar", "image_url": "https://img.example/ada.png"},
+            "language_override": "fr",
+            "unsubscribed_from_emails": True,
+            "user_hash": "hash-1",
+            "company": {"company_id": "acme", "name": "Acme", "size": 42},
+            "plan": "pro",
+            "logins": 3,
+            "beta": False,
+            "odd_key": "x",
+        },
+    ]
+
+
+def test_identity_verification_by_jwt_in_either_spelling(site: Site) -> None:
+    site.run(f"""const d = {LOAD};
+        d.identify('u1', {{}}, {{integrations: {{Intercom: {{intercom_user_jwt: 'jwt-1'}}}}}});
+        d.identify('u1', {{}}, {{integrations: {{intercom: {{intercomUserJwt: 'jwt-2', userHash: 'h-2'}}}}}});""")
+    calls = site.calls(wait_for=3)
+    assert calls[1] == ["update", {"user_id": "u1", "intercom_user_jwt": "jwt-1"}]
+    assert calls[2] == ["update", {"user_id": "u1", "user_hash": "h-2", "intercom_user_jwt": "jwt-2"}]
+
+
+def test_page_identifies_and_refreshes_the_messenger(site: Site) -> None:
+    site.run(f"{LOAD}.page('u1', {{email: 'ada@example.com'}})")
+    kind, fields = site.calls(wait_for=2)[1]
+    assert kind == "update"
+    assert fields["user_id"] == "u1"
+    assert fields["email"] == "ada@example.com"
+    assert abs(fields["last_request_at"] - time.time()) < 60
+
+
+def test_group_identifies_the_company(site: Site) -> None:
+    site.run(f"""{LOAD}.group('acme', {{
+        name: 'Acme', plan: 'enterprise', employees: '250', website: 'https://acme.example', industry: 'Anvils',
+        monthly_spend: 99.9, createdAt: 1580601600000, region: 'EMEA', address: {{city: 'Paris'}}
+    }}, {{userId: 'u1'}})""")
+    assert site.calls(wait_for=2)[1] == [
+        "update",
+        {
+            "user_id": "u1",
+            "company": {
+                "company_id": "acme",
+                "name": "Acme",
+                "plan": "enterprise",
+                "size": 250,
+                "website": "https://acme.example",
+                "industry": "Anvils",
+                "monthly_spend": 99,
+                "created_at": 1580601600,
+                "region": "EMEA",
+            },
+        },
+    ]
+
+
+def test_track_sends_flat_metadata_rich_links_and_a_price(site: Site) -> None:
+    site.run("""IntercomDestination.load({appId: 'abc123', richLinkProperties: ['order']}).track('order.completed', {
+        revenue: 19.99, currency: 'eur', order: {url: 'https://shop.example/o/1', value: 'Order 1'},
+        other: {url: 'https://shop.example', value: 'not configured'}, items: 3, gift: false,
+        skus: ['a', 'b'], email: 'not-metadata@example.com', renewal_date: '2027-01-01T00:00:00Z'
+    })""")
+    assert site.calls(wait_for=2)[1] == [
+        "trackEvent",
+        "order-completed",
+        {
+            "price": {"amount": 1999, "currency": "EUR"},
+            "order": {"url": "https://shop.example/o/1", "value": "Order 1"},
+            "items": 3,
+            "gift": False,
+            "renewal_date": 1798761600,
+        },
+    ]
+
+
+def test_prices_match_cloud_modes_rounding(site: Site) -> None:
+    prices = site.run("""[[19.99], [1.005, 'usd'], [0], [1500, 'JPY'], [1.2345, 'KWD'], [-1], ['n/a']]
+        .map(args => IntercomDestination.mapping.price(...args) || null)""")
+    assert prices == [
+        {"amount": 1999, "currency": "USD"},
+        {"amount": 101, "currency": "USD"},
+        {"amount": 0, "currency": "USD"},
+        {"amount": 1500, "currency": "JPY"},
+        {"amount": 1235, "currency": "KWD"},
+        None,
+        None,
+    ]
+
+
+def test_metadata_keeps_at_most_ten_keys(site: Site) -> None:
+    site.run(f"{LOAD}.track('Many', Object.fromEntries([...Array(15).keys()].map(i => ['k' + i, i])))")
+    assert list(site.calls(wait_for=2)[1][2]) == [f"k{i}" for i in range(10)]
+
+
+def test_reset_shuts_down_then_boots_anonymously(site: Site) -> None:
+    site.run(f"const d = {LOAD}; d.identify('u1', {{}}); d.reset();")
+    calls = site.calls(wait_for=4)
+    assert [call[0] for call in calls] == ["boot", "update", "shutdown", "boot"]
+    assert calls[3] == calls[0]
+
+
+def test_the_integrations_object_turns_it_off_per_call(site: Site) -> None:
+    site.run(f"""const d = {LOAD};
+        d.identify('off-1', {{}}, {{integrations: {{Intercom: false}}}});
+        d.track('off-2', {{}}, {{integrations: {{All: false}}}});
+        d.group('off-3', {{}}, {{integrations: {{INTERCOM: false}}}});
+        d.track('on', {{}}, {{integrations: {{All: false, Intercom: true}}}});""")
+    time.sleep(0.2)
+    assert site.calls(wait_for=2) == [site.calls()[0], ["trackEvent", "on", {}]]
+
+
+def test_appid_is_required(site: Site) -> None:
+    error = site.run("() => { try { IntercomDestination.load({}); } catch (e) { return e.message; } }")
+    assert error == "IntercomDestination: appId is required"
+
+
+def test_as_a_plugin_of_the_real_analytics_next(site: Site) -> None:
+    """@segment/analytics-next from npm, served locally: its calls reach the Messenger through the plugin."""
+    site.page.add_script_tag(url="/analytics-next/index.js")
+    site.page.evaluate("""async () => {
+        const [analytics] = await AnalyticsNext.AnalyticsBrowser.load(
+            {writeKey: 'test-write-key', cdnSettings: {integrations: {}}},
+            {disableClientPersistence: true});
+        await analytics.register(IntercomDestination.plugin({appId: 'abc123', richLinkProperties: ['doc']}));
+        await analytics.identify('u1', {email: 'ada@example.com', name: 'Ada'});
+        await analytics.track('Read Doc', {doc: {url: 'https://docs.example/a', value: 'A'}, revenue: 5});
+        await analytics.group('acme', {name: 'Acme', employees: 12});
+        await analytics.page('Docs', 'Pricing');
+        await analytics.track('Skipped', {}, {integrations: {Intercom: false}});
+        await analytics.reset();
+    }""")
+    calls = site.calls(wait_for=7)
+    assert [call[0] for call in calls] == ["boot", "update", "trackEvent", "update", "update", "shutdown", "boot"]
+    assert calls[1] == ["update", {"user_id": "u1", "email": "ada@example.com", "name": "Ada"}]
+    assert calls[2] == [
+        "trackEvent",
+        "Read Doc",
+        {"price": {"amount": 500, "currency": "USD"}, "doc": {"url": "https://docs.example/a", "value": "A"}},
+    ]
+    assert calls[3] == ["update", {"user_id": "u1", "company": {"company_id": "acme", "name": "Acme", "size": 12}}]
+    assert calls[4][1]["user_id"] == "u1"
+    assert "last_request_at" in calls[4][1]
+    assert site.widget_requests == ["https://widget.intercom.io/widget/abc123"]
