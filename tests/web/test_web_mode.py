@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
+
+import pytest
+from intercom_destination.mapping.identify import custom_attributes
+from intercom_destination.mapping.track import event_metadata, event_name
 
 from tests.web.conftest import Site
 
@@ -203,3 +209,31 @@ def test_as_a_plugin_of_the_real_analytics_next(site: Site) -> None:
     assert calls[4][1]["user_id"] == "u1"
     assert "last_request_at" in calls[4][1]
     assert site.widget_requests == ["https://widget.intercom.io/widget/abc123"]
+
+
+CASES: list[dict[str, Any]] = [
+    {"revenue": 19.99, "currency": "usd", "plan": "pro", "seats": 3, "beta": True},
+    {"revenue": 0, "order.id": "o-1", "note": "x" * 300, "link": {"url": "https://e.example", "value": "E"}},
+    {"revenue": 1500, "currency": "JPY", "renewal_date": "2027-01-01T00:00:00Z", "empty": "", "none": None},
+    {f"k{i}": i for i in range(12)},
+]
+
+
+@pytest.mark.parametrize("properties", CASES)
+def test_web_and_cloud_modes_map_the_same_properties_the_same_way(site: Site, properties: dict[str, Any]) -> None:
+    """For flat input (where the two modes are specified alike) the browser gives cloud mode's result."""
+    browser = site.run(f"IntercomDestination.mapping.metadata({json.dumps(properties)}, ['link'])")
+    assert browser == event_metadata(properties)
+
+
+@pytest.mark.parametrize("name", ["Order Completed", "order.completed", "$purchase", "  padded  ", "Ünïcödé 注文"])
+def test_web_and_cloud_modes_name_events_alike(site: Site, name: str) -> None:
+    assert site.run(f"IntercomDestination.mapping.eventName({json.dumps(name)})") == event_name(name)
+
+
+def test_web_and_cloud_modes_send_the_same_custom_traits(site: Site) -> None:
+    traits = {"email": "a@example.com", "name": "A", "plan": "pro", "seats": 3, "beta": False, "odd.key": "x"}
+    browser = site.run(f"IntercomDestination.mapping.user('u1', {json.dumps(traits)}, {{}})")
+    cloud = custom_attributes(traits, frozenset({"email", "name"}))
+    assert {key: browser[key] for key in cloud} == cloud
+    assert set(browser) - set(cloud) == {"user_id", "email", "name"}
