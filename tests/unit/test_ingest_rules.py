@@ -44,15 +44,15 @@ def test_rejections_are_400_with_code_message_and_indexed_errors() -> None:
     ]
 
 
-def test_undelivered_events_make_sdks_retry() -> None:
+def test_events_not_made_durable_make_sdks_retry() -> None:
     report = Report(
-        failed=[ItemError(1, "m1", "(intercom)", "server_error", "boom")],
+        failed=[ItemError(1, "m1", "(event)", "not_accepted", "could not be made durable; resend")],
         rejected=[ItemError(0, None, "event", "invalid_event", "x")],
-        retry_after=7,
     )
     answer = report.answer()
     assert answer.status == 503
-    assert answer.headers == {"Retry-After": "7"}
+    assert answer.headers == {"Retry-After": "5"}
+    assert answer.body["code"] == "not_accepted"
     assert [error["index"] for error in answer.body["errors"]] == [0, 1]
 
 

@@ -3,7 +3,6 @@ from this folder (the test page, the stub Messenger) or the repository (intercom
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,7 +86,3 @@ def site(browser: Browser) -> Iterator[Site]:
     page.goto(SITE + "/page.html")
     yield served
     page.close()
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value)

@@ -12,7 +12,6 @@ events are queued behind it, so the redrive function replays them in order too.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,15 +27,15 @@ from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .inbound import RawRequest, authenticate, decode_body, parse_json_object, presented_keys, split_items
-from .intercom import IntercomError, RateLimitedError, RetryableError
+from .intercom import RetryableError
 from .mapping import map_call
 from .mapping.plans import Plan, Skip
 from .queue import LastError, Queue, QueuedEvent, QueueUnavailableError, person_group
 from .settings import Settings
 
 logger = Logger(child=True)
-#: SDKs honour Retry-After up to 300 s; Intercom's windows are 10 s, so a minute is already generous.
-MAX_RETRY_AFTER = 60
+#: Seconds an SDK should wait before resending what could not be made durable (SQS or DynamoDB outage).
+RETRY_AFTER_SECONDS = 5
 _TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
 
@@ -75,7 +74,6 @@ class Report:
     counts: Counter[str] = field(default_factory=Counter)
     rejected: list[ItemError] = field(default_factory=list)  # invalid: the caller must fix the event
     failed: list[ItemError] = field(default_factory=list)  # not accepted: the caller must resend
-    retry_after: int = 1
 
     def answer(self) -> Answer:
         if self.failed:
@@ -84,7 +82,7 @@ class Report:
             return Answer(
                 503,
                 _error_body("not_accepted", message, errors),
-                {"Retry-After": str(self.retry_after)},
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
                 dict(self.counts),
             )
         if self.rejected:
@@ -118,7 +116,6 @@ class _Outcome:
 
     name: str  # delivered, skipped, duplicate, busy, queued, parked
     message: QueuedEvent | None = None
-    error: IntercomError | None = None
 
 
 def integrations_allow(integrations: dict[str, Any]) -> bool:
@@ -236,7 +233,7 @@ class Ingest:
             except DeliveryError as failure:
                 message = _queued(work, person, received_at, failure)
                 if failure.error.retryable:
-                    results.append((work, _Outcome("queued", message, failure.error)))
+                    results.append((work, _Outcome("queued", message)))
                     queued_before = True
                 else:
                     results.append((work, _Outcome("parked", message.parked())))
@@ -293,9 +290,6 @@ class Ingest:
             error = outcome.message.last_error
             log |= {"status": error.status, "code": error.code, "error": error.message}
             logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
-            if isinstance(outcome.error, RateLimitedError):
-                wait = min(math.ceil(outcome.error.reset_at - time.time()), MAX_RETRY_AFTER)
-                report.retry_after = max(report.retry_after, wait)
         elif isinstance(work.plan, Skip):
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
 
