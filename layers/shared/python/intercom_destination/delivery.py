@@ -14,13 +14,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from aws_lambda_powertools import Logger
 
 from .attributes import AttributeRegistry, Model
 from .intercom import (
     ConflictError,
+    Contact,
     IntercomClient,
     IntercomError,
     NotFoundError,
@@ -126,16 +127,9 @@ class Deliverer:
         cached = self._cache.get(f"user:{ref.external_id}")
         if cached and self._update(cached, body, ref):
             return
-        try:
-            contact = self._client.create_contact({**body, "role": "user"})
-        except ConflictError as conflict:
-            # The user exists (Intercom names it): update it rather than ever creating a second one.
-            self._client.update_contact(conflict.existing_id, body)
-            self._cache.put(conflict.existing_id, *_keys(ref))
-            return
-        self._cache.put(contact.id, *_keys(ref))
-        if ref.email:
-            self._merge_leads(ref.email, contact.id)
+        created = self._create(body, "user", ref)
+        if created and ref.email:
+            self._merge_leads(ref.email, created.id)
 
     def _write_by_email(self, plan: IdentifyPlan, body: ContactBody) -> None:
         """No userId: update whoever owns the email (a user first, else the lead), or create a contact."""
@@ -144,15 +138,21 @@ class Deliverer:
         contact_id = self._find_by_email(ref.email)
         if contact_id and self._update(contact_id, body, ref):
             return
+        created = self._create(body, plan.role, ref)
+        if created and created.role == "lead":
+            self._cache.put(created.id, f"lead:{ref.email.lower()}")
+
+    def _create(self, body: ContactBody, role: Literal["user", "lead"], ref: ContactRef) -> Contact | None:
+        """Create the contact, or, when Intercom answers 409 naming an existing one, update that one
+        instead of ever creating a second. Returns the new contact; None when it already existed."""
         try:
-            created = self._client.create_contact({**body, "role": plan.role})
+            contact = self._client.create_contact({**body, "role": role})
         except ConflictError as conflict:
             self._client.update_contact(conflict.existing_id, body)
             self._cache.put(conflict.existing_id, *_keys(ref))
-            return
-        self._cache.put(created.id, *_keys(ref))
-        if created.role == "lead":
-            self._cache.put(created.id, f"lead:{ref.email.lower()}")
+            return None
+        self._cache.put(contact.id, *_keys(ref))
+        return contact
 
     def _update(self, contact_id: str, body: ContactBody, ref: ContactRef) -> bool:
         """PUT to a known id; False when it is gone (deleted or merged away) so the caller looks again."""
