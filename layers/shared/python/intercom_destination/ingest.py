@@ -258,21 +258,28 @@ class Ingest:
         except (BotoCoreError, ClientError):
             logger.exception("idempotency completion failed", extra={"message_id": work.message_id})
 
+    def _release(self, work: _Work, reason: Exception) -> None:
+        """Free the event for the SDK's resend; if even that fails, the claim expires after the budget."""
+        try:
+            self._dedupe.release(work.key, reason)
+        except (BotoCoreError, ClientError):
+            logger.exception("idempotency release failed", extra={"message_id": work.message_id})
+
     def _make_durable(self, outcomes: list[tuple[_Work, _Outcome]]) -> None:
         """Send queued and parked events (SendMessageBatch); only then are their claims completed. If SQS
         refuses, the claims are released and the events answered as not accepted, so the SDK resends."""
         for name, queue in (("queued", self._dead_letters), ("parked", self._parking)):
             pending = [index for index, (_, outcome) in enumerate(outcomes) if outcome.name == name]
-            messages = [outcomes[index][1].message for index in pending]
+            messages = [message for index in pending if (message := outcomes[index][1].message) is not None]
             if not messages:
                 continue
             try:
-                queue.send([message for message in messages if message is not None])
+                queue.send(messages)
             except QueueUnavailableError as exc:
                 logger.error("queue unavailable", extra={"queue": name, "events": len(pending), "error": str(exc)})
                 for index in pending:
                     work = outcomes[index][0]
-                    self._dedupe.release(work.key, exc)
+                    self._release(work, exc)
                     outcomes[index] = (work, _Outcome("busy"))
                 continue
             for index in pending:
