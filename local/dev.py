@@ -18,6 +18,7 @@ intercom-destination is running locally.
 
   endpoint       {url}          (POST /v1/batch, /v1/identify, /v1/track, /v1/group, ...; GET /health)
   write key      {write_key}
+  web mode       {url}/v1/web/intercom.js
   Intercom       {intercom}
   SQS, DynamoDB  {aws}   (moto)  dead-letter queue {queue}
 
