@@ -18,8 +18,8 @@ from .adapter import Adapter, Handler, LambdaContext, load_handler
 from .sandbox import DEFAULT_TOKEN, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-DEAD_LETTER_QUEUE = "intercom-destination-dlq.fifo"
-PARKING_QUEUE = "intercom-destination-parking.fifo"
+PREFIX = "intercom-destination"
+DEAD_LETTER_QUEUE = f"{PREFIX}-dlq.fifo"
 IDEMPOTENCY_TABLE = "intercom-destination-idempotency"
 #: Receives before SQS parks a message (the template's MaxReceiveCount parameter).
 MAX_RECEIVE_COUNT = 10
@@ -46,16 +46,16 @@ class Resources:
     table: str
 
 
-def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT) -> Resources:
+def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT, prefix: str = PREFIX) -> Resources:
     """Create (or find) the two FIFO queues and the idempotency table, as the template does."""
     os.environ.update(BASE_ENV)
     sqs = boto3.client("sqs", endpoint_url=endpoint)
     fifo: dict[Any, str] = {"FifoQueue": "true", "MessageRetentionPeriod": "1209600"}
-    parking = sqs.create_queue(QueueName=PARKING_QUEUE, Attributes=fifo)["QueueUrl"]
+    parking = sqs.create_queue(QueueName=f"{prefix}-parking.fifo", Attributes=fifo)["QueueUrl"]
     parking_arn = sqs.get_queue_attributes(QueueUrl=parking, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = f'{{"deadLetterTargetArn": "{parking_arn}", "maxReceiveCount": "{max_receive_count}"}}'
     dead_letters = sqs.create_queue(
-        QueueName=DEAD_LETTER_QUEUE, Attributes={**fifo, "VisibilityTimeout": "60", "RedrivePolicy": redrive}
+        QueueName=f"{prefix}-dlq.fifo", Attributes={**fifo, "VisibilityTimeout": "60", "RedrivePolicy": redrive}
     )["QueueUrl"]
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
     if IDEMPOTENCY_TABLE not in dynamodb.list_tables()["TableNames"]:

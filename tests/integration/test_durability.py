@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from intercom_destination.queue import QueuedEvent
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
@@ -275,3 +276,28 @@ def test_secrets_come_from_ssm_and_an_unreadable_token_queues_the_event(
     ssm.put_parameter(Name="/test-ssm/intercom-token", Value=DEFAULT_TOKEN, Type="SecureString")
     replay_until_empty(stack)
     assert [c["external_id"] for c in sandbox.state()["contacts"]] == ["u1"]
+
+
+def test_a_message_that_keeps_failing_is_parked_by_the_queues_own_redrive_policy(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """The template's MaxReceiveCount, here 2: after two failed replays SQS moves the message itself."""
+    from local.stack import provision
+
+    strict = provision(stack.resources.endpoint, max_receive_count=2, prefix="max-receive-test")
+    cold_start(
+        stack,
+        DEAD_LETTER_QUEUE_URL=strict.dead_letter_queue_url,
+        PARKING_QUEUE_URL=strict.parking_queue_url,
+        **FAST_BACKOFF,
+    )
+    assert api.batch(track("never-identified", "Paid", "m-1")).status == 200
+    runs = [stack.replay()]
+    time.sleep(1.1)
+    runs.append(stack.replay())
+    time.sleep(2.1)
+    runs.append(stack.replay())
+    assert [run["replayed"] for run in runs] == [1, 1, 0]  # the third receive hands it to the parking queue
+    sqs = boto3.client("sqs", endpoint_url=stack.resources.endpoint)
+    parked = sqs.receive_message(QueueUrl=strict.parking_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert [QueuedEvent.from_json(message["Body"]).message_id for message in parked] == ["m-1"]
