@@ -301,3 +301,20 @@ def test_a_message_that_keeps_failing_is_parked_by_the_queues_own_redrive_policy
     sqs = boto3.client("sqs", endpoint_url=stack.resources.endpoint)
     parked = sqs.receive_message(QueueUrl=strict.parking_queue_url, MaxNumberOfMessages=10)["Messages"]
     assert [QueuedEvent.from_json(message["Body"]).message_id for message in parked] == ["m-1"]
+
+
+def test_a_failed_lead_merge_is_replayed_as_the_merge_alone(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    lead = {"type": "identify", "anonymousId": "a1", "messageId": "lead", "traits": {"email": "v@example.com"}}
+    assert api.batch(lead).status == 200
+    sandbox.configure(faults=[{"status": 500, "path": "/contacts/merge", "times": 1}])
+    assert api.batch(identify("u1", email="v@example.com")).status == 200
+    (queued,) = stack.peek()
+    assert (queued.step, queued.state["email"]) == ("merge", "v@example.com")
+    assert len(sandbox.state()["contacts"]) == 2  # the user exists; the lead is not merged yet
+    before = len(sandbox.requests())
+    assert stack.replay()["delivered"] == 1
+    assert [r["path"] for r in sandbox.requests()[before:]] == ["/contacts/search", "/contacts/merge"]
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["role"], contact["external_id"]) == ("user", "u1")

@@ -100,6 +100,8 @@ class Deliverer:
         """Raises DeliveryError; its `error.retryable` says whether to try again later."""
         try:
             match plan:
+                case IdentifyPlan() if step == "merge" and state:
+                    self._merge(state["email"], state["user"])
                 case IdentifyPlan():
                     self._identify(plan)
                 case GroupPlan():
@@ -129,7 +131,14 @@ class Deliverer:
             return
         created = self._create(body, "user", ref)
         if created and ref.email:
-            self._merge_leads(ref.email, created.id)
+            self._merge(ref.email, created.id)
+
+    def _merge(self, email: str, user_id: str) -> None:
+        """The user exists now; if folding its leads in fails, a replay resumes at the merge alone."""
+        try:
+            self._merge_leads(email, user_id)
+        except IntercomError as exc:
+            raise DeliveryError(exc, "merge", {"email": email, "user": user_id}) from None
 
     def _write_by_email(self, plan: IdentifyPlan, body: ContactBody) -> None:
         """No userId: update whoever owns the email (a user first, else the lead), or create a contact."""
