@@ -51,7 +51,7 @@ def main() -> None:
             write_key=running.write_key,
             intercom=f"sandbox at {sandbox.url}" if sandbox else running.intercom_api_base,
             aws=running.resources.endpoint,
-            queue=stack.DEAD_LETTER_QUEUE,
+            queue=running.resources.dead_letter_queue_url.rsplit("/", 1)[1],
             see=f"\nThen see what Intercom received:\n\n  curl -s {sandbox.url}/_sandbox/state\n" if sandbox else "",
         ),
         flush=True,

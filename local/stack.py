@@ -19,7 +19,6 @@ from .sandbox import DEFAULT_TOKEN, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "intercom-destination"
-DEAD_LETTER_QUEUE = f"{PREFIX}-dlq.fifo"
 IDEMPOTENCY_TABLE = "intercom-destination-idempotency"
 #: Receives before SQS parks a message (the template's MaxReceiveCount parameter).
 MAX_RECEIVE_COUNT = 10
@@ -148,7 +147,7 @@ class Stack:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.sqs.models import sqs_backends
 
-        url = self.resources.parking_queue_url if parked else self.resources.dead_letter_queue_url
+        url = self._queue_url(parked)
         queue = sqs_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].queues[url.rsplit("/", 1)[1]]
         return [QueuedEvent.from_json(message.body) for message in queue._messages]
 
@@ -156,8 +155,10 @@ class Stack:
         """Messages in the dead-letter (or parking) queue, visible or backing off."""
         from intercom_destination.queue import Queue
 
-        url = self.resources.parking_queue_url if parked else self.resources.dead_letter_queue_url
-        return Queue(boto3.client("sqs", endpoint_url=self.resources.endpoint), url).depth()
+        return Queue(boto3.client("sqs", endpoint_url=self.resources.endpoint), self._queue_url(parked)).depth()
+
+    def _queue_url(self, parked: bool) -> str:
+        return self.resources.parking_queue_url if parked else self.resources.dead_letter_queue_url
 
     def replay(self) -> dict[str, int]:
         """One redrive run, as the schedule or `make replay` would start it."""
