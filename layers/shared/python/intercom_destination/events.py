@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from .timestamps import parse_timestamp
+from .timestamps import parse_timestamp, plausible
 
 
 def _optional_id(value: object) -> str | None:
@@ -26,6 +26,8 @@ def _optional_id(value: object) -> str | None:
     if isinstance(value, int | float):
         return str(int(value)) if float(value).is_integer() else str(value)
     if isinstance(value, str):
+        if value.strip() in {".", ".."}:  # would turn into another URL path at Intercom
+            return _reject("must not be '.' or '..'")
         return value.strip() or None
     return _reject("must be a string or a number")
 
@@ -66,12 +68,18 @@ class BaseCall(BaseModel):
     integrations: JsonObject = Field(default_factory=dict)
 
     def occurred_at(self, received_at: datetime) -> datetime:
-        """`timestamp`, else Segment's clock-skew correction, else the time we received it."""
-        if self.timestamp is not None:
-            return self.timestamp
+        """`timestamp`, else Segment's clock-skew correction, else the time we received it. A time
+        before 1970 (or a correction past datetime's range) is not plausible and falls to the next."""
+        if (chosen := plausible(self.timestamp)) is not None:
+            return chosen
         if self.originalTimestamp is not None and self.sentAt is not None:
-            return received_at - (self.sentAt - self.originalTimestamp)
-        return self.originalTimestamp or received_at
+            try:
+                corrected = plausible(received_at - (self.sentAt - self.originalTimestamp))
+            except OverflowError:  # a clock off by millennia: its correction leaves datetime's range
+                corrected = None
+            if corrected is not None:
+                return corrected
+        return plausible(self.originalTimestamp) or received_at
 
     @property
     def context_traits(self) -> dict[str, Any]:

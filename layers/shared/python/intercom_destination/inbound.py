@@ -1,7 +1,9 @@
 """Turns raw HTTP request bytes into authenticated, size-checked calls; knows nothing of Intercom.
 
-Order matters: decode and size-check before parsing (no gzip bomb, no huge JSON), authenticate
-before validating (an unauthenticated caller learns nothing about our schema).
+Order matters: a key in a header is checked before the body is even inflated (an unauthenticated
+caller costs no decompression or parsing); decode and size-check before parsing (no gzip bomb, no huge
+JSON); parse with bounds (bounded_json); authenticate before validating (an unauthenticated caller
+learns nothing about our schema).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+from . import bounded_json
 
 #: Paths that carry one call, mapped to the type they imply (the browser SDK uses one-letter aliases).
 SINGLE_CALL_PATHS = {
@@ -49,11 +54,22 @@ class RawRequest:
 
 @dataclass(frozen=True)
 class Item:
-    """One call as received: its position in the request, its JSON, and its serialized size."""
+    """One call as received: its position in the request, and its JSON (bounded: see bounded_json)."""
 
     index: int
     data: Any
-    size: int
+
+    @cached_property
+    def problems(self) -> list[tuple[str, str]]:
+        """Unusable values and over-deep nesting; an event with any is refused before anything else."""
+        return bounded_json.problems(self.data)
+
+    @cached_property
+    def size(self) -> int:
+        """UTF-8 bytes of the compact JSON, as the SDKs count (an accented letter is 2 bytes, not a
+        6-byte `\\u` escape). Only call it once `problems` is empty: it recurses."""
+        text = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), default=str)
+        return len(text.encode("utf-8", "surrogatepass"))
 
 
 def decode_body(request: RawRequest, limit: int) -> bytes:
@@ -72,6 +88,10 @@ def decode_body(request: RawRequest, limit: int) -> bytes:
             raise RequestError(400, "invalid_request", "body is not valid gzip") from None
         if inflater.unconsumed_tail:
             raw += b"x"  # more output is pending: the inflated body is over the limit
+        elif not inflater.eof:
+            raise RequestError(400, "invalid_request", "body is a truncated gzip stream")
+        elif inflater.unused_data:
+            raise RequestError(400, "invalid_request", "body has bytes after the end of its gzip stream")
     elif encoding not in {"identity", ""}:
         raise RequestError(415, "unsupported_encoding", f"Content-Encoding '{encoding}' is not supported; use gzip")
     if len(raw) > limit:
@@ -80,14 +100,19 @@ def decode_body(request: RawRequest, limit: int) -> bytes:
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Parse whatever the Content-Type says: browsers send JSON as text/plain."""
+    """Parse whatever the Content-Type says (browsers send JSON as text/plain), within bounded_json's limits."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(400, "invalid_request", f"body is not valid JSON: {exc}") from None
+        data = bounded_json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise RequestError(400, "invalid_request", f"body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise RequestError(400, "invalid_request", "body must be a JSON object")
     return data
+
+
+def header_keys(headers: Mapping[str, str]) -> list[str]:
+    """The write key of a Basic user name or a Bearer token, checked before the body is read."""
+    return presented_keys(headers, {})
 
 
 def presented_keys(headers: Mapping[str, str], body: Mapping[str, Any]) -> list[str]:
@@ -132,7 +157,7 @@ def split_items(path_kind: str, body: dict[str, Any], max_event_bytes: int, max_
         return [_item(index, _merged(defaults, item)) for index, item in enumerate(batch)]
     implied = SINGLE_CALL_PATHS[path_kind]
     item = _item(0, {"type": implied, **body})
-    if item.size > max_event_bytes:
+    if not item.problems and item.size > max_event_bytes:
         raise RequestError(413, "payload_too_large", f"event is over the {max_event_bytes}-byte limit")
     if item.data.get("type") != implied:
         raise RequestError(400, "invalid_request", f"type: '{item.data.get('type')}' does not match /v1/{path_kind}")
@@ -152,4 +177,4 @@ def _merged(defaults: dict[str, Any], item: Any) -> Any:
 def _item(index: int, data: Any) -> Item:
     if isinstance(data, dict):
         data.pop("writeKey", None)  # a credential: never carried further
-    return Item(index=index, data=data, size=len(json.dumps(data, separators=(",", ":"), default=str)))
+    return Item(index=index, data=data)

@@ -26,8 +26,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
-from .inbound import RawRequest, authenticate, decode_body, parse_json_object, presented_keys, split_items
-from .intercom import RetryableError
+from .inbound import (
+    Item,
+    RawRequest,
+    authenticate,
+    decode_body,
+    header_keys,
+    parse_json_object,
+    presented_keys,
+    split_items,
+)
+from .intercom import PermanentError, RetryableError
 from .mapping import map_call
 from .mapping.plans import Plan, Skip
 from .queue import LastError, Queue, QueuedEvent, QueueUnavailableError, person_group
@@ -101,11 +110,18 @@ def _error_body(code: str, message: str, errors: list[ItemError]) -> dict[str, A
 
 
 @dataclass(frozen=True)
+class Unmappable:
+    """An event that passed validation but made the mapping raise (a bug of ours): it is parked."""
+
+    error: str
+
+
+@dataclass(frozen=True)
 class _Work:
     index: int
     message_id: str | None
     call_type: str
-    plan: Plan
+    plan: Plan | Unmappable
     event: dict[str, Any]
     key: str  # idempotency key
 
@@ -154,16 +170,15 @@ class Ingest:
         """Raises inbound.RequestError for request-level problems (nothing delivered)."""
         deadline = self._clock() + self._settings.delivery_budget_seconds
         settings = self._settings
+        in_header = header_keys(request.headers)
+        if in_header:  # checked before the body is inflated or parsed
+            authenticate(in_header, self._accepted_keys())
         body = parse_json_object(decode_body(request, settings.max_batch_bytes))
         write_key = authenticate(presented_keys(request.headers, body), self._accepted_keys())
         items = split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
 
         report = Report()
-        prepared = [
-            work
-            for item in items
-            if (work := self._prepare(item.index, item.data, item.size, write_key, received_at, report)) is not None
-        ]
+        prepared = [work for item in items if (work := self._prepare(item, write_key, received_at, report)) is not None]
         futures = [
             self._executor.submit(self._handle_person, person, queue, deadline, received_at)
             for person, queue in person_queues(prepared)
@@ -175,28 +190,32 @@ class Ingest:
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
         return report.answer()
 
-    def _prepare(
-        self, index: int, data: Any, size: int, write_key: str, received_at: datetime, report: Report
-    ) -> _Work | None:
+    def _prepare(self, item: Item, write_key: str, received_at: datetime, report: Report) -> _Work | None:
         """Validate and map one event; problems are recorded against its index and it is left out."""
-        message_id = data.get("messageId") if isinstance(data, dict) else None
-        message_id = str(message_id) if message_id is not None else None
-        call_type = str(data.get("type")) if isinstance(data, dict) else "unknown"
+        index, data = item.index, item.data
+        message_id = _message_id(data)
+        call_type = str(data.get("type"))[:20] if isinstance(data, dict) else "unknown"
         if not isinstance(data, dict):
             errors = [FieldError(field="(event)", message="must be a JSON object")]
-        elif size > self._settings.max_event_bytes:
+        elif item.problems:
+            errors = [FieldError(field=path, message=why) for path, why in item.problems]
+        elif item.size > self._settings.max_event_bytes:
             errors = [FieldError(field="(event)", message=f"over the {self._settings.max_event_bytes}-byte limit")]
         else:
             try:
                 call = parse_call(data)
-            except InvalidCallError as exc:
-                errors = exc.errors
-            else:
-                plan: Plan = (
+                plan: Plan | Unmappable = (
                     map_call(call, received_at, self._settings.lead_handling)
                     if integrations_allow(call.integrations)
                     else Skip("integrations object turns Intercom off")
                 )
+            except InvalidCallError as exc:
+                errors = exc.errors
+            except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
+                logger.exception("event could not be mapped; parking it", extra={"message_id": message_id})
+                plan = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
+                return _Work(index, message_id, call_type, plan, data, idempotency_key(write_key, data))
+            else:
                 return _Work(index, message_id, call.type, plan, data, idempotency_key(write_key, data))
         report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
         for error in errors:
@@ -229,6 +248,8 @@ class Ingest:
                 queued_before = True
                 continue
             try:
+                if isinstance(work.plan, Unmappable):
+                    raise DeliveryError(PermanentError(None, "mapping_error", work.plan.error))
                 self._deliverer.deliver(work.plan)
             except DeliveryError as failure:
                 message = _queued(work, person, received_at, failure)
@@ -237,6 +258,12 @@ class Ingest:
                     queued_before = True
                 else:
                     results.append((work, _Outcome("parked", message.parked())))
+                continue
+            except Exception as exc:  # an answer we did not foresee: keep the event, the redrive tries again
+                logger.exception("delivery failed unexpectedly; queueing", extra={"message_id": work.message_id})
+                error = RetryableError(None, "internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
+                results.append((work, _Outcome("queued", _queued(work, person, received_at, DeliveryError(error)))))
+                queued_before = True
                 continue
             self._complete(work, "delivered")
             results.append((work, _Outcome("delivered")))
@@ -299,6 +326,12 @@ class Ingest:
             logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
         elif isinstance(work.plan, Skip):
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
+
+
+def _message_id(data: Any) -> str | None:
+    """The messageId to echo in errors and logs, if it is a plain value (it may be anything)."""
+    value = data.get("messageId") if isinstance(data, dict) else None
+    return str(value)[:100] if isinstance(value, str | int | float) and not isinstance(value, bool) else None
 
 
 def _queued(work: _Work, person: str, received_at: datetime, failure: DeliveryError) -> QueuedEvent:

@@ -155,11 +155,11 @@ class IntercomClient:
         return _contact(self._request("POST", "/contacts", body))
 
     def update_contact(self, contact_id: str, body: ContactBody) -> Contact:
-        return _contact(self._request("PUT", f"/contacts/{quote(contact_id, safe='')}", body))
+        return _contact(self._request("PUT", f"/contacts/{_segment(contact_id)}", body))
 
     def find_user(self, external_id: str) -> Contact:
         """Users only (Intercom's lookup ignores leads); raises NotFoundError."""
-        return _contact(self._request("GET", f"/contacts/find_by_external_id/{quote(external_id, safe='')}"))
+        return _contact(self._request("GET", f"/contacts/find_by_external_id/{_segment(external_id)}"))
 
     def search_by_email(self, email: str, role: str | None = None) -> list[Contact]:
         query: dict[str, Any] = {"field": "email", "operator": "=", "value": email}
@@ -177,7 +177,7 @@ class IntercomClient:
         return str(self._request("POST", "/companies", body)["id"])
 
     def attach_company(self, contact_id: str, company_intercom_id: str) -> None:
-        self._request("POST", f"/contacts/{quote(contact_id, safe='')}/companies", {"id": company_intercom_id})
+        self._request("POST", f"/contacts/{_segment(contact_id)}/companies", {"id": company_intercom_id})
 
     # --- events and data attributes -------------------------------------------------------------
     def submit_event(self, body: EventBody, contact: dict[str, str]) -> None:
@@ -236,6 +236,12 @@ class IntercomClient:
         if status in (401, 403, 408) or status >= 500 or code in _RETRYABLE_400_CODES:
             return RetryableError(status, code, message, request_id)
         return PermanentError(status, code, message, request_id)
+
+
+def _segment(value: str) -> str:
+    """One URL path segment, every reserved character and every dot encoded: an id of `..` must never
+    become a dot-segment that a server or proxy resolves to another path."""
+    return quote(value, safe="").replace(".", "%2E")
 
 
 def _contact(payload: dict[str, Any]) -> Contact:

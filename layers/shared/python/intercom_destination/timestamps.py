@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 #: Unix values above this are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
 _MILLISECONDS_THRESHOLD = 100_000_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Segment's own docs show an unpadded month/day ("2015-2-02T…"); pad before fromisoformat.
 _UNPADDED = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(.*)$")
 
@@ -35,7 +36,10 @@ def parse_timestamp(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise ValueError(f"'{value[:40]}' is not an ISO 8601 timestamp") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:  # 9999-12-31T23:59:59-05:00 is past datetime's range once in UTC
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
 
 
 def _from_unix(number: float) -> datetime:
@@ -47,6 +51,11 @@ def _from_unix(number: float) -> datetime:
         return datetime.fromtimestamp(number, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError("is out of range") from None
+
+
+def plausible(moment: datetime | None) -> datetime | None:
+    """An event time Intercom can store: None before the unix epoch (a device clock at zero, or year 1)."""
+    return moment if moment is not None and moment >= EPOCH else None
 
 
 def unix_seconds(moment: datetime) -> int:

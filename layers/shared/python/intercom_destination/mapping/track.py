@@ -43,8 +43,8 @@ def event_metadata(properties: dict[str, Any]) -> dict[str, MetadataValue]:
     metadata: dict[str, MetadataValue] = {}
     if (amount := price(properties.get("revenue"), properties.get("currency"))) is not None:
         metadata["price"] = amount
-    elif not is_empty(properties.get("revenue")):
-        metadata["revenue"] = properties["revenue"]  # refunds and odd values stay visible as a plain value
+    elif (plain := _scalar(properties.get("revenue"))) is not None:
+        metadata["revenue"] = plain  # refunds and odd values stay visible as a plain value; objects are dropped
     for key, value in properties.items():
         if key in _CONSUMED or is_empty(value):
             continue
@@ -55,6 +55,12 @@ def event_metadata(properties: dict[str, Any]) -> dict[str, MetadataValue]:
             date = unix(flat_value) if flat_key.endswith("_date") else None
             metadata.setdefault(flat_key, flat_value if date is None else date)
     return dict(list(metadata.items())[:MAX_METADATA_KEYS])
+
+
+def _scalar(value: Any) -> MetadataValue | None:
+    if isinstance(value, str):
+        return cut(value) if value.strip() else None
+    return value if isinstance(value, int | float | bool) else None
 
 
 def _is_object_intercom_keeps(value: dict[str, Any]) -> bool:

@@ -12,6 +12,12 @@ from .plans import Price, Scalar
 
 #: Intercom keeps string values up to 255 characters.
 MAX_STRING = 255
+#: Integers we send: signed 64-bit (bounded_json refuses larger JSON numbers; this bounds numeric strings).
+MAX_INTEGER = 2**63 - 1
+_MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
+_MAX_NUMBER_TEXT = 64
+#: Prices in minor units stay within what JSON numbers carry exactly everywhere (2^53 − 1).
+MAX_PRICE_MINOR_UNITS = 2**53 - 1
 #: Characters Intercom forbids in metadata keys, and that custom attribute names cannot carry.
 _BAD_KEY_CHARS = re.compile(r"[.$~`!@#%^&*'{}|\\\"\x00\s/]+")
 
@@ -82,14 +88,28 @@ def unix(value: Any) -> int | None:
 
 
 def integer(value: Any, maximum: int | None = None) -> int | None:
-    """Intercom truncates floats; we do the same explicitly, and cap where Intercom caps."""
-    if isinstance(value, bool):
+    """Intercom truncates floats; we do the same explicitly, and cap where Intercom caps. A number
+    beyond 64 bits is left out: that large, it is a mistake, not a measurement."""
+    number = _decimal(value)
+    if number is None or number.adjusted() >= _MAX_INTEGER_DIGITS:  # checked before int(): no huge conversion
+        return None
+    whole = int(number)
+    if not -MAX_INTEGER <= whole <= MAX_INTEGER:
+        return None
+    return min(whole, maximum) if maximum is not None else whole
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A finite number from a JSON number or a numeric string (a short one: no 200,000-digit strings)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str) and len(value) > _MAX_NUMBER_TEXT:
         return None
     try:
-        number = int(Decimal(str(value)))
-    except (InvalidOperation, ValueError):
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
         return None
-    return min(number, maximum) if maximum is not None else number
+    return number if number.is_finite() else None
 
 
 def boolean(value: Any) -> bool | None:
@@ -106,15 +126,10 @@ def price(revenue: Any, currency: Any) -> Price | None:
     Zero-decimal currencies (JPY) are not multiplied. Revenue 0 is a price; negative or
     non-numeric revenue is not (Intercom's amounts are positive), and is left to the caller.
     """
-    if isinstance(revenue, bool) or is_empty(revenue):
-        return None
-    try:
-        amount = Decimal(str(revenue))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0:
+    amount = _decimal(revenue)
+    if amount is None or amount < 0 or amount.adjusted() >= _MAX_INTEGER_DIGITS:
         return None
     code = (text(currency) or "USD").upper()
     exponent = 0 if code in ZERO_DECIMAL_CURRENCIES else 3 if code in THREE_DECIMAL_CURRENCIES else 2
-    minor = (amount * (10**exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return {"amount": int(minor), "currency": code}
+    minor = int((amount * (10**exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return {"amount": minor, "currency": code} if minor <= MAX_PRICE_MINOR_UNITS else None
