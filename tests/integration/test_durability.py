@@ -318,3 +318,45 @@ def test_a_failed_lead_merge_is_replayed_as_the_merge_alone(
     assert [r["path"] for r in sandbox.requests()[before:]] == ["/contacts/search", "/contacts/merge"]
     (contact,) = sandbox.state()["contacts"]
     assert (contact["role"], contact["external_id"]) == ("user", "u1")
+
+
+def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message that makes the replay raise (here: a mapping bug for one person, and a body no version
+    of ours wrote) is parked with its error; the innocent messages of other people are delivered in the
+    same run, and the run returns a summary instead of a traceback."""
+    from intercom_destination import redrive
+
+    sandbox.configure(faults=[{"status": 503, "path": "/events"}])
+    for user in ("poison", "alice", "bob"):
+        assert api.batch(identify(user), track(user, "Paid", f"m-{user}")).status == 200
+    assert stack.depth() == 3
+    sqs = boto3.client("sqs", endpoint_url=stack.resources.endpoint)
+    sqs.send_message(
+        QueueUrl=stack.resources.dead_letter_queue_url,
+        MessageBody="{not json",
+        MessageGroupId="hand-sent",
+        MessageDeduplicationId="hand-sent-1",
+    )
+    sandbox.configure(faults=[])
+    real_map_call = redrive.map_call
+
+    def buggy_map_call(call: Any, *args: Any) -> Any:
+        if call.userId == "poison":
+            raise KeyError("a mapping bug")
+        return real_map_call(call, *args)
+
+    monkeypatch.setattr(redrive, "map_call", buggy_map_call)
+    summary = stack.replay()
+    assert summary == {"replayed": 4, "delivered": 2, "requeued": 0, "parked": 2}
+    assert sorted(event["event_name"] + ":" + event["user_id"] for event in sandbox.state()["events"]) == [
+        "Paid:alice",
+        "Paid:bob",
+    ]
+    parked = {message.last_error.code: message for message in stack.peek(parked=True)}
+    assert set(parked) == {"replay_error", "unreadable_message"}
+    assert "KeyError" in parked["replay_error"].reason
+    assert parked["replay_error"].event["userId"] == "poison"
+    assert parked["unreadable_message"].event == {"unreadable_body": "{not json"}
+    assert stack.depth() == 0

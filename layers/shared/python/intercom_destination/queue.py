@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,13 +61,31 @@ class QueuedEvent:
         return replace(changed, reason=f"{changed.last_error.code}: {changed.last_error.message}")
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+        """Not asdict(): it deep-copies the event recursively, and an event may be deeply nested."""
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
+        data["last_error"] = asdict(self.last_error)
+        return json.dumps(data, separators=(",", ":"), default=str)
 
     @classmethod
     def from_json(cls, body: str) -> QueuedEvent:
         data = json.loads(body)
         data["last_error"] = LastError(**data["last_error"])
         return cls(**data)
+
+    @classmethod
+    def unreadable(cls, body: str, group: str, error: Exception) -> QueuedEvent:
+        """A body this version cannot read (hand-sent, or an older format): kept whole, to be parked."""
+        now = datetime.now(UTC).isoformat()
+        return cls(
+            event={"unreadable_body": body},
+            action="unknown",
+            step="all",
+            idempotency_key="unreadable-" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
+            person=group or person_group(body),
+            received_at=now,
+            first_failed_at=now,
+            last_error=LastError(None, "unreadable_message", f"{type(error).__name__}: {str(error)[:200]}"),
+        )
 
 
 @dataclass(frozen=True)
@@ -120,7 +139,7 @@ class Queue:
         )
         return [
             Received(
-                message=QueuedEvent.from_json(raw["Body"]),
+                message=_read(raw["Body"], raw["Attributes"].get("MessageGroupId", "")),
                 receipt=raw["ReceiptHandle"],
                 receive_count=int(raw["Attributes"]["ApproximateReceiveCount"]),
                 group=raw["Attributes"].get("MessageGroupId", ""),
@@ -142,6 +161,13 @@ class Queue:
             QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _read(body: str, group: str) -> QueuedEvent:
+    try:
+        return QueuedEvent.from_json(body)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        return QueuedEvent.unreadable(body, group, exc)
 
 
 def _dedup_id(message: QueuedEvent) -> str:

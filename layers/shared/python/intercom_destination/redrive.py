@@ -17,8 +17,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from . import bounded_json
 from .delivery import Deliverer, DeliveryError
-from .events import InvalidCallError, parse_call
+from .events import FieldError, InvalidCallError, parse_call
 from .intercom import RateLimitedError
 from .mapping import map_call
 from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, Received
@@ -95,14 +96,14 @@ class Redrive:
         message = received.message
         summary.replayed += 1
         log: dict[str, Any] = {"message_id": message.message_id, "action": message.action, "step": message.step}
-        try:
-            call = parse_call(message.event)
-        except InvalidCallError as exc:  # cannot happen for what ingest queued; never lose it silently
-            self._park(received, LastError(None, "invalid_event", str(exc)), message.step, message.state, summary)
+        if message.last_error.code == "unreadable_message":
+            self._park(received, message.last_error, message.step, message.state, summary)
             return None
-        plan = map_call(call, datetime.fromisoformat(message.received_at), self._settings.lead_handling)
         try:
-            self._deliverer.deliver(plan, message.step, message.state)
+            self._deliver(message)
+        except InvalidCallError as exc:  # queued before a validation rule tightened: never lose it silently
+            self._park(received, LastError(None, "invalid_event", str(exc)[:500]), message.step, message.state, summary)
+            return None
         except DeliveryError as failure:
             error = failure.error
             last = LastError(error.status, error.code, error.message)
@@ -125,10 +126,23 @@ class Redrive:
             self._hide(received, wait, summary)
             logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
             return wait
+        except Exception as exc:  # a poison message (a mapping bug, an answer we never saw) must not stall the queue
+            logger.exception("replay raised; parked", extra=log)
+            poison = LastError(None, "replay_error", f"{type(exc).__name__}: {str(exc)[:300]}")
+            self._park(received, poison, message.step, message.state, summary)
+            return None
         self._dead_letters.delete(received.receipt)
         summary.delivered += 1
         logger.info("replayed", extra=log)
         return None
+
+    def _deliver(self, message: QueuedEvent) -> None:
+        """Validate and map again (with this version's rules), then deliver from the queued step."""
+        if found := bounded_json.problems(message.event):
+            raise InvalidCallError([FieldError(field=path, message=why) for path, why in found])
+        call = parse_call(message.event)
+        plan = map_call(call, datetime.fromisoformat(message.received_at), self._settings.lead_handling)
+        self._deliverer.deliver(plan, message.step, message.state)
 
     def backoff(self, receive_count: int) -> int:
         return min(self._settings.redrive_backoff_seconds * 2 ** max(receive_count - 1, 0), MAX_VISIBILITY_SECONDS)
