@@ -174,7 +174,7 @@ class Sandbox:
     def serve(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
         """One Intercom request → (status, headers, body). Runs under the lock: the workspace is one."""
         parts = urlsplit(target)
-        path = unquote(parts.path)
+        path = parts.path  # routed as sent, like Intercom: `%2F` inside an id never splits a segment
         query = dict(parse_qsl(parts.query))
         with self.lock:
             knobs, generation = self.knobs, self._generation
@@ -266,7 +266,8 @@ class Sandbox:
         if entry["violations"]:
             raise ApiError(400, "parameter_invalid", entry["violations"][0])
         body = json.loads(raw) if raw else {}
-        result = action(body=body, query=query, **match.groupdict())
+        params = {name: unquote(value) for name, value in match.groupdict().items()}  # each segment decoded alone
+        result = action(body=body, query=query, **params)
         return (202, None) if (method, path) == ("POST", "/events") else (200, result)
 
 

@@ -39,9 +39,40 @@ def test_existing_user_in_a_cold_function_is_updated_via_409_never_duplicated(
     cold_start(stack)
     before = len(sandbox.requests())
     assert api.batch(identify(email="ada@example.com", name="Ada L.")).status == 200
-    assert [r["status"] for r in sandbox.requests()[before:]] == [409, 200]
+    assert [f"{r['method']} {r['status']}" for r in sandbox.requests()[before:]] == ["POST 409", "GET 200", "PUT 200"]
     (contact,) = sandbox.state()["contacts"]
     assert contact["name"] == "Ada L."
+
+
+def test_a_second_user_with_the_first_users_email_never_touches_the_first_contact(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Two userIds, one email: Intercom's 409 names u1's contact. u2's identify is parked with both ids,
+    u1's contact keeps its external_id and traits, and u1's events still land on it."""
+    assert api.batch(identify("u1", email="shared@example.com", name="First")).status == 200
+    reply = api.batch(identify("u2", email="shared@example.com", name="Second"))
+    assert (reply.status, reply.body) == (200, {"success": True})  # accepted: parked, not lost
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["external_id"], contact["name"]) == ("u1", "First")
+    (parked,) = stack.peek(parked=True)
+    assert parked.last_error.code == "email_owned_by_other_user"
+    assert "'u2'" in parked.reason
+    assert "'u1'" in parked.reason
+    assert "shared@example.com" not in parked.reason
+    track = {"type": "track", "userId": "u1", "event": "Paid"}
+    assert api.batch(track).status == 200
+    (event,) = sandbox.state()["events"]
+    assert event["contact_id"] == contact["id"]
+
+
+def test_a_409_naming_a_contact_without_external_id_adopts_it(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    """A user known by email only (no userId yet) is the same person: it gets the userId, no duplicate."""
+    cold_start(stack, LEAD_HANDLING="user")
+    assert api.batch(identify(None, email="known@example.com")).status == 200
+    assert api.batch(identify("u9", email="known@example.com", name="Now Known")).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["external_id"], contact["name"], contact["role"]) == ("u9", "Now Known", "user")
+    assert stack.peek(parked=True) == []
 
 
 def test_lead_then_user_with_the_same_email_merge_into_one_contact(api: Api, sandbox: SandboxControl) -> None:

@@ -111,3 +111,20 @@ def test_429_records_the_window_and_later_calls_wait_without_calling(
     with pytest.raises(RateLimitedError):
         intercom.find_user("x")
     assert len(sandbox.requests()) == 1
+
+
+@pytest.mark.parametrize("external_id", ["first.last", "a/b", "...", "%2E%2E", "über"])
+def test_ids_with_dots_slashes_and_escapes_stay_one_path_segment(
+    intercom: IntercomClient, sandbox: SandboxControl, external_id: str
+) -> None:
+    created = intercom.create_contact({"role": "user", "external_id": external_id})
+    assert intercom.find_user(external_id).id == created.id
+    (request,) = [r for r in sandbox.requests() if r["method"] == "GET"]
+    assert request["path"].count("/") == 3  # /contacts/find_by_external_id/<one segment>
+
+
+def test_a_dot_segment_id_never_reaches_another_path(intercom: IntercomClient, sandbox: SandboxControl) -> None:
+    with pytest.raises(NotFoundError):
+        intercom.find_user("..")
+    (request,) = sandbox.requests()
+    assert request["path"] == "/contacts/find_by_external_id/%2E%2E"

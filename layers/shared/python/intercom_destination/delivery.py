@@ -25,6 +25,7 @@ from .intercom import (
     IntercomClient,
     IntercomError,
     NotFoundError,
+    PermanentError,
     RetryableError,
     UnknownAttributeError,
 )
@@ -40,6 +41,18 @@ class ContactNotFoundError(RetryableError):
 
     def __init__(self, what: str) -> None:
         super().__init__(404, "contact_not_found", f"no Intercom contact for {what} yet")
+
+
+class EmailOwnedByOtherUserError(PermanentError):
+    """The email belongs to another user's contact; parked for a person to decide (merge, or fix the data)."""
+
+    def __init__(self, ours: str, owner: str) -> None:
+        super().__init__(
+            409,
+            "email_owned_by_other_user",
+            f"userId {ours!r} has an email that Intercom holds on the contact of userId {owner!r}; "
+            "neither contact was changed",
+        )
 
 
 class DeliveryError(Exception):
@@ -157,11 +170,20 @@ class Deliverer:
         try:
             contact = self._client.create_contact({**body, "role": role})
         except ConflictError as conflict:
+            if ref.external_id:
+                self._check_owner(conflict.existing_id, ref)
             self._client.update_contact(conflict.existing_id, body)
             self._cache.put(conflict.existing_id, *_keys(ref))
             return None
         self._cache.put(contact.id, *_keys(ref))
         return contact
+
+    def _check_owner(self, contact_id: str, ref: ContactRef) -> None:
+        """A 409 may name another user's contact (two userIds, one email): never write our external_id
+        or traits onto it. A contact without an external_id (a lead, or a user known by email) is ours."""
+        owner = self._client.get_contact(contact_id).external_id
+        if owner and owner != ref.external_id:
+            raise EmailOwnedByOtherUserError(ref.external_id or "", owner)
 
     def _update(self, contact_id: str, body: ContactBody, ref: ContactRef) -> bool:
         """PUT to a known id; False when it is gone (deleted or merged away) so the caller looks again."""

@@ -322,6 +322,8 @@ class Ingest:
             logger.warning("event not accepted", extra=log)
         elif outcome.message is not None:
             error = outcome.message.last_error
+            if outcome.name == "parked":
+                report.counts[f"parked.{error.code}"] += 1  # e.g. email_owned_by_other_user, for an alarm
             log |= {"status": error.status, "code": error.code, "error": error.message}
             logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
         elif isinstance(work.plan, Skip):

@@ -157,6 +157,9 @@ class IntercomClient:
     def update_contact(self, contact_id: str, body: ContactBody) -> Contact:
         return _contact(self._request("PUT", f"/contacts/{_segment(contact_id)}", body))
 
+    def get_contact(self, contact_id: str) -> Contact:
+        return _contact(self._request("GET", f"/contacts/{_segment(contact_id)}"))
+
     def find_user(self, external_id: str) -> Contact:
         """Users only (Intercom's lookup ignores leads); raises NotFoundError."""
         return _contact(self._request("GET", f"/contacts/find_by_external_id/{_segment(external_id)}"))
