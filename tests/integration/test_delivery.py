@@ -117,6 +117,22 @@ def test_missing_custom_attributes_are_created_with_their_type_once(api: Api, sa
     assert all(c["custom_attributes"] == traits for c in sandbox.state()["contacts"])
 
 
+def test_create_policy_is_bounded_per_minute_and_skips_names_that_look_like_data(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Traits keyed by ids or hashes would flood the workspace with attributes: they are dropped, and
+    at most CUSTOM_ATTRIBUTE_CREATES_PER_MINUTE are created; the events are still delivered."""
+    cold_start(stack, CUSTOM_ATTRIBUTE_CREATES_PER_MINUTE="3")
+    traits = {"plan": "pro", "seats": 3, "5f2b9c1e7d4a8b3c6e": 1, "20261127": "x", "-odd": 1, "tier": "a", "ltv": 9}
+    reply = api.batch(identify("u1", **traits), identify("u2", extra="later"))
+    assert (reply.status, reply.body) == (200, {"success": True})
+    assert sandbox.state()["data_attributes"]["contact"] == ["plan", "seats", "tier"]  # the first 3 plausible
+    contacts = {c["external_id"]: c for c in sandbox.state()["contacts"]}
+    assert contacts["u1"]["custom_attributes"] == {"plan": "pro", "seats": 3, "tier": "a"}
+    assert contacts["u2"]["custom_attributes"] == {}
+    assert stack.peek(parked=True) == []
+
+
 def test_drop_policy_keeps_the_event_without_unknown_attributes(
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:

@@ -3,23 +3,32 @@
 Intercom rejects a whole contact or company update that names one undefined custom attribute, so
 this runs before every write. The list of defined names is cached per model for `ttl` seconds; a
 create adds to the cache, so each new attribute costs one call per warm function, not one per event.
+`create` is bounded: names that look like data rather than a field are not created, nor more than
+CUSTOM_ATTRIBUTE_CREATES_PER_MINUTE per warm function; such attributes are dropped from the write (a
+warning and the `custom_attributes_dropped` metric), never failing the event.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from .intercom import IntercomClient, PermanentError
 from .mapping.plans import Scalar
 from .settings import AttributePolicy
 
 logger = Logger(child=True)
+metrics = Metrics()
 Model = Literal["contact", "company"]
+_PLAUSIBLE = re.compile(r"[^\W_][\w\- ]{0,99}")
+_DATA_LIKE = re.compile(r"[0-9a-fA-F]{16}|[0-9]{8}")
 
 
 class UndefinedAttributeError(PermanentError):
@@ -27,6 +36,33 @@ class UndefinedAttributeError(PermanentError):
 
     def __init__(self, model: Model, names: list[str]) -> None:
         super().__init__(None, "custom_attribute_undefined", f"{model} custom attributes not defined: {names}")
+
+
+def plausible_name(name: str) -> bool:
+    """A name a person would define: letters or digits first, then letters, digits, `_`, `-` or spaces, at
+    most 100 characters, and no long run of digits or hex (a key that is data: an id, a hash, a timestamp)."""
+    return bool(_PLAUSIBLE.fullmatch(name)) and not _DATA_LIKE.search(name)
+
+
+class Budget:
+    """At most `limit` takes per `period` seconds (a sliding window), shared by the delivery threads."""
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
+        self._limit = limit
+        self._period = period
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._taken: deque[float] = deque()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            while self._taken and now - self._taken[0] >= self._period:
+                self._taken.popleft()
+            if len(self._taken) >= self._limit:
+                return False
+            self._taken.append(now)
+            return True
 
 
 def data_type(value: Scalar) -> str:
@@ -42,14 +78,20 @@ def data_type(value: Scalar) -> str:
 
 class AttributeRegistry:
     def __init__(
-        self, client: IntercomClient, policy: AttributePolicy, ttl: float, clock: Callable[[], float] = time.monotonic
+        self,
+        client: IntercomClient,
+        policy: AttributePolicy,
+        ttl: float,
+        creates_per_minute: int = 20,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._policy = policy
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._create_lock = threading.Lock()
+        self._creating: dict[tuple[Model, str], threading.Lock] = {}
+        self._budget = Budget(creates_per_minute, 60.0, clock)
         self._known: dict[Model, tuple[float, set[str]]] = {}
 
     def prepare(self, model: Model, attributes: dict[str, Scalar]) -> dict[str, Scalar]:
@@ -59,13 +101,28 @@ class AttributeRegistry:
             return attributes
         if self._policy is AttributePolicy.STRICT:
             raise UndefinedAttributeError(model, missing)
-        if self._policy is AttributePolicy.DROP:
-            logger.warning("dropping undefined custom attributes", extra={"model": model, "attributes": missing})
-            return {name: value for name, value in attributes.items() if name not in missing}
-        with self._create_lock:  # concurrent deliveries would otherwise race to create the same name
-            for name in self._missing(model, attributes):
-                self._create(model, name, data_type(attributes[name]))
-        return attributes
+        dropped = missing if self._policy is AttributePolicy.DROP else self._create_missing(model, missing, attributes)
+        if dropped:
+            logger.warning("dropping undefined custom attributes", extra={"model": model, "attributes": dropped})
+            metrics.add_metric(name="custom_attributes_dropped", unit=MetricUnit.Count, value=len(dropped))
+        return {name: value for name, value in attributes.items() if name not in dropped}
+
+    def _create_missing(self, model: Model, missing: list[str], attributes: dict[str, Scalar]) -> list[str]:
+        """Create what the policy allows; return the names left undefined (implausible, over the per-minute
+        budget, or refused by Intercom). Only creations of the same name wait for each other."""
+        dropped = []
+        for name in missing:
+            if not plausible_name(name) or not self._budget.take():
+                dropped.append(name)
+                continue
+            with self._lock:
+                name_lock = self._creating.setdefault((model, name), threading.Lock())
+            with name_lock:
+                if name in self._defined(model):  # created by a concurrent delivery meanwhile
+                    continue
+                if not self._create(model, name, data_type(attributes[name])):
+                    dropped.append(name)
+        return dropped
 
     def _missing(self, model: Model, attributes: dict[str, Scalar]) -> list[str]:
         if not attributes:
@@ -73,15 +130,20 @@ class AttributeRegistry:
         defined = self._defined(model)
         return [name for name in attributes if name not in defined]
 
-    def _create(self, model: Model, name: str, kind: str) -> None:
+    def _create(self, model: Model, name: str, kind: str) -> bool:
+        """False when Intercom refuses the name for good (e.g. characters it does not allow)."""
         try:
             self._client.create_attribute(model, name, kind)
         except PermanentError as exc:
             if "already have" not in exc.message:  # created elsewhere since we listed: that is fine
-                raise
+                logger.warning(
+                    "custom attribute refused", extra={"model": model, "attribute": name, "error": exc.message}
+                )
+                return False
         with self._lock:
             self._known[model][1].add(name)
         logger.info("created custom attribute", extra={"model": model, "attribute": name, "data_type": kind})
+        return True
 
     def forget(self, model: Model) -> None:
         """Intercom said an attribute is missing after all (archived meanwhile): re-read the list next time."""

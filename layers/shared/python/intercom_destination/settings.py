@@ -46,6 +46,7 @@ class Settings(BaseModel):
     intercom_api_base: str | None = None
     intercom_version: str = DEFAULT_INTERCOM_VERSION
     custom_attribute_policy: AttributePolicy = AttributePolicy.CREATE
+    custom_attribute_creates_per_minute: int = Field(default=20, ge=0, le=1000)
     lead_handling: LeadHandling = LeadHandling.LEAD
     max_event_bytes: int = Field(default=32 * 1024, gt=0)
     max_batch_bytes: int = Field(default=500 * 1024, gt=0)

@@ -54,7 +54,12 @@ def _deliverer() -> Deliverer:
         Timeout(connect=settings.intercom_connect_timeout, read=settings.intercom_read_timeout),
         RateLimitState(),
     )
-    registry = AttributeRegistry(client, settings.custom_attribute_policy, settings.cache_ttl_seconds)
+    registry = AttributeRegistry(
+        client,
+        settings.custom_attribute_policy,
+        settings.cache_ttl_seconds,
+        settings.custom_attribute_creates_per_minute,
+    )
     return Deliverer(client, registry, ContactCache(settings.cache_ttl_seconds))
 
 
