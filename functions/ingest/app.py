@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from intercom_destination.wiring import ingest_service
 
 WEB_SCRIPT = (Path(__file__).parent / "web" / "intercom.js").read_text(encoding="utf-8")
 WEB_SCRIPT_ETAG = '"' + hashlib.sha256(WEB_SCRIPT.encode()).hexdigest()[:32] + '"'
+#: The script's own VERSION: only `?v=` of exactly this may be cached as immutable.
+WEB_SCRIPT_VERSION = re.search(r"var VERSION = '([^']+)'", WEB_SCRIPT).group(1)  # type: ignore[union-attr]
 
 logger = Logger()
 tracer = Tracer()
@@ -43,12 +46,14 @@ def health() -> Response:
 
 @app.get("/v1/web/intercom.js")
 def web_script() -> Response:
-    """Web mode's browser script. Revalidated daily by ETag; a `?v=` URL (pinned version) is immutable."""
-    versioned = bool((app.current_event.query_string_parameters or {}).get("v"))
+    """Web mode's browser script. Revalidated daily by ETag; `?v=<the served version>` is immutable (any
+    other `?v=` is answered with this version too, so it must stay revalidated)."""
+    pinned = (app.current_event.query_string_parameters or {}).get("v") == WEB_SCRIPT_VERSION
     headers = {
         "ETag": WEB_SCRIPT_ETAG,
+        "X-Content-Type-Options": "nosniff",
         "Cache-Control": "public, max-age=31536000, immutable"
-        if versioned
+        if pinned
         else "public, max-age=86400, stale-while-revalidate=604800",
     }
     if WEB_SCRIPT_ETAG in (app.current_event.headers or {}).get("if-none-match", ""):

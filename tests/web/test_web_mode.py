@@ -40,6 +40,16 @@ def test_the_default_activator_keeps_intercoms_launcher(site: Site) -> None:
     assert site.calls(wait_for=1)[0] == ["boot", {"app_id": "abc123", "api_base": "https://api-iam.au.intercom.io"}]
 
 
+def test_api_base_takes_a_region_or_an_https_url_only(site: Site) -> None:
+    outcomes = site.run("""() => ['eu', 'https://proxy.example.com/', 'http://api-iam.intercom.io', 'evil.com',
+        'javascript:alert(1)'].map((apiBase) => {
+        try { return IntercomDestination.load({appId: 'abc123', apiBase}).apiBase; }
+        catch (error) { return 'refused: ' + error.message; }
+    })""")
+    assert outcomes[:2] == ["https://api-iam.eu.intercom.io", "https://proxy.example.com"]
+    assert all(outcome.startswith("refused: IntercomDestination: apiBase must be") for outcome in outcomes[2:])
+
+
 def test_calls_made_before_the_messenger_loaded_are_kept_in_order(site: Site) -> None:
     queued = site.run(f"""() => {{
         const d = {LOAD};

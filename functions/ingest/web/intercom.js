@@ -227,6 +227,19 @@
   }
 
   /**
+   * The Api Base setting: a documented region, or an https URL (never http, never a bare host, so a
+   * typo cannot send the Messenger to a page of someone else's).
+   * @param {unknown} value
+   * @returns {string}
+   */
+  function apiBase(value) {
+    var base = text(value) || 'US';
+    if (API_BASES[base.toUpperCase()]) return API_BASES[base.toUpperCase()];
+    if (/^https:\/\/[a-z0-9.-]+(:\d+)?(\/[^\s]*)?$/i.test(base)) return base.replace(/\/+$/, '');
+    throw new Error("IntercomDestination: apiBase must be 'US', 'EU', 'AU' or an https URL");
+  }
+
+  /**
    * @param {Settings} settings
    */
   function Destination(settings) {
@@ -234,8 +247,7 @@
     this.appId = text(settings.appId);
     this.activator = text(settings.activator) || DEFAULT_ACTIVATOR;
     this.richLinkProperties = Array.isArray(settings.richLinkProperties) ? settings.richLinkProperties : [];
-    var base = text(settings.apiBase) || 'US';
-    this.apiBase = API_BASES[base.toUpperCase()] || base;
+    this.apiBase = apiBase(settings.apiBase);
     this.loaded = false;
   }
 
