@@ -123,7 +123,15 @@ def test_create_policy_is_bounded_per_minute_and_skips_names_that_look_like_data
     """Traits keyed by ids or hashes would flood the workspace with attributes: they are dropped, and
     at most CUSTOM_ATTRIBUTE_CREATES_PER_MINUTE are created; the events are still delivered."""
     cold_start(stack, CUSTOM_ATTRIBUTE_CREATES_PER_MINUTE="3")
-    traits = {"plan": "pro", "seats": 3, "5f2b9c1e7d4a8b3c6e": 1, "20261127": "x", "-odd": 1, "tier": "a", "ltv": 9}
+    traits: dict[str, Any] = {
+        "plan": "pro",
+        "seats": 3,
+        "5f2b9c1e7d4a8b3c6e": 1,
+        "20261127": "x",
+        "-odd": 1,
+        "tier": "a",
+        "ltv": 9,
+    }
     reply = api.batch(identify("u1", **traits), identify("u2", extra="later"))
     assert (reply.status, reply.body) == (200, {"success": True})
     assert sandbox.state()["data_attributes"]["contact"] == ["plan", "seats", "tier"]  # the first 3 plausible
