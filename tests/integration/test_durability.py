@@ -155,11 +155,28 @@ def test_the_time_budget_defers_the_rest_and_answers_in_time(api: Api, stack: St
     assert elapsed < 3.0  # the 1 s budget, one call in flight, and queueing the rest
     deferred = stack.peek()
     assert deferred
-    assert {q.last_error.code for q in deferred} <= {"deferred", "queued_behind"}
+    # the call in flight at the deadline is cut there (a read timeout), the rest never start
+    assert {q.last_error.code for q in deferred} <= {"deferred", "queued_behind", "ReadTimeoutError"}
     sandbox.configure(latency_ms=0)
     replay_until_empty(stack)
     names = [e["event_name"] for e in sandbox.state()["events"]]
     assert names == [f"Step {i}" for i in range(12)]  # each once, in order
+
+
+def test_a_call_in_flight_is_cut_at_the_budget_not_at_its_own_timeout(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Intercom answering in 2.5 s with a 1 s budget and a 3 s read timeout: the answer comes at the
+    budget (the call's timeout is the time left), and the event is queued, not lost."""
+    cold_start(stack, DELIVERY_BUDGET_SECONDS="1", INTERCOM_READ_TIMEOUT="3", **FAST_BACKOFF)
+    sandbox.configure(latency_ms=2500)
+    started = time.monotonic()
+    reply = api.batch(identify("u1"))
+    elapsed = time.monotonic() - started
+    assert (reply.status, reply.body) == (200, {"success": True})
+    assert elapsed < 2.2  # 1 s budget + durability; without the cap: 2.5 s or more
+    (queued,) = stack.peek()
+    assert queued.last_error.code == "ReadTimeoutError"
 
 
 def test_a_429_storm_is_queued_and_replayed_after_the_window(

@@ -23,6 +23,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import intercom
 from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
@@ -226,7 +227,14 @@ class Ingest:
     def _handle_person(
         self, person: str, queue: list[_Work], deadline: float, received_at: datetime
     ) -> list[tuple[_Work, _Outcome]]:
-        """One person's events in order: skip, de-duplicate, deliver, or queue behind an earlier failure."""
+        """One person's events in order: skip, de-duplicate, deliver, or queue behind an earlier failure.
+        Every Intercom call ends by the deadline (intercom.deadline), not only starts before it."""
+        with intercom.deadline(deadline):
+            return self._handle_events(person, queue, deadline, received_at)
+
+    def _handle_events(
+        self, person: str, queue: list[_Work], deadline: float, received_at: datetime
+    ) -> list[tuple[_Work, _Outcome]]:
         results: list[tuple[_Work, _Outcome]] = []
         queued_before = False
         for work in queue:

@@ -13,10 +13,12 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import urllib3
 from urllib3.exceptions import HTTPError as TransportError
@@ -112,20 +114,36 @@ class Contact:
     email: str | None
 
 
+#: Transport-level retries: connection errors and 502/503/504 twice with a short backoff. A read
+#: timeout is not retried here, so one call costs at most one read timeout.
+TRANSPORT_RETRY = Retry(
+    total=2,
+    read=0,
+    backoff_factor=0.1,
+    status_forcelist=(502, 503, 504),
+    allowed_methods=None,  # POST is safe to repeat: upserts, 409 recovery, and event de-duplication
+    respect_retry_after_header=False,
+    raise_on_status=False,
+)
+#: Below this much time left, a call is not started: it could not finish.
+_MIN_CALL_SECONDS = 0.05
+_deadline: ContextVar[float | None] = ContextVar("intercom_deadline", default=None)
+
+
+@contextmanager
+def deadline(at: float) -> Iterator[None]:
+    """Every Intercom call made inside ends by `at` (time.monotonic()): its connect and read timeouts, and
+    its transport retries, come out of the time left. Per thread: each delivery thread sets its own."""
+    token = _deadline.set(at)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 def new_pool(max_connections: int) -> urllib3.PoolManager:
-    """One pool per process, reused across warm invocations. Transport-level retries only: connection
-    errors and 502/503/504 twice with a short backoff. A read timeout is not retried here, so one call
-    costs at most one read timeout and the answer stays well inside the SDKs' 10 s."""
-    retry = Retry(
-        total=2,
-        read=0,
-        backoff_factor=0.1,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=None,  # POST is safe to repeat: upserts, 409 recovery, and event de-duplication
-        respect_retry_after_header=False,
-        raise_on_status=False,
-    )
-    return urllib3.PoolManager(num_pools=4, maxsize=max_connections, block=False, retries=retry)
+    """One pool per process, reused across warm invocations; retries are the client's (TRANSPORT_RETRY)."""
+    return urllib3.PoolManager(num_pools=4, maxsize=max_connections, block=False, retries=False)
 
 
 class IntercomClient:
@@ -197,22 +215,66 @@ class IntercomClient:
     # --- transport ------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:
         self.rate_limit.check(time.time())
-        try:
-            response = self._pool.request(
-                method,
-                self._base + path,
-                fields=query,
-                body=None if body is None else json.dumps(body).encode(),
-                headers={**self._headers, "Authorization": f"Bearer {self._token()}"},
-                timeout=self._timeout,
-            )
-        except TransportError as exc:
-            cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc  # what actually failed
-            raise RetryableError(None, type(cause).__name__, _describe_transport(cause)) from None
+        url = self._base + path
+        if query:
+            url += "?" + urlencode(query)
+        response = self._send(
+            method,
+            url,
+            None if body is None else json.dumps(body, allow_nan=False).encode(),
+            {**self._headers, "Authorization": f"Bearer {self._token()}"},
+        )
         self.rate_limit.observe(response.headers)
         if response.status < 300:
             return _json(response.data) if response.data else {}
         raise self._error(response)
+
+    def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        """urllib3's Retry decides what to retry; this loop keeps every attempt, and every backoff, inside
+        the deadline (urllib3's own loop would give each retry the full timeouts again)."""
+        retry = TRANSPORT_RETRY
+        while True:
+            timeout = self._timeout_left()
+            try:
+                response = self._pool.request(method, url, body=body, headers=headers, timeout=timeout, retries=False)
+            except TransportError as exc:
+                try:
+                    retry = retry.increment(method, url, error=exc)
+                except MaxRetryError:
+                    raise RetryableError(None, type(exc).__name__, _describe_transport(exc)) from None
+                if not self._can_wait(retry.get_backoff_time()):
+                    raise RetryableError(None, type(exc).__name__, _describe_transport(exc)) from None
+            else:
+                if not retry.is_retry(method, response.status):
+                    return response
+                try:
+                    retry = retry.increment(method, url, response=response)
+                except MaxRetryError:
+                    return response
+                if not self._can_wait(retry.get_backoff_time()):
+                    return response
+                response.drain_conn()
+            time.sleep(retry.get_backoff_time())
+
+    def _timeout_left(self) -> Timeout:
+        """The configured timeouts, cut to the time left before the deadline (if one is set)."""
+        at = _deadline.get()
+        if at is None:
+            return self._timeout
+        left = at - time.monotonic()
+        if left < _MIN_CALL_SECONDS:
+            raise RetryableError(None, "deferred", "not delivered within the time budget")
+        connect, read = self._timeout.connect_timeout, self._timeout.read_timeout
+        return Timeout(
+            connect=min(connect, left) if isinstance(connect, int | float) else left,
+            read=min(read, left) if isinstance(read, int | float) else left,
+            total=left,
+        )
+
+    @staticmethod
+    def _can_wait(seconds: float) -> bool:
+        at = _deadline.get()
+        return at is None or time.monotonic() + seconds + _MIN_CALL_SECONDS < at
 
     def _error(self, response: urllib3.BaseHTTPResponse) -> IntercomError:
         payload = _json(response.data)

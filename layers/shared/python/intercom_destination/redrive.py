@@ -17,7 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from . import bounded_json
+from . import bounded_json, intercom
 from .delivery import Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .intercom import RateLimitedError
@@ -58,14 +58,18 @@ class Redrive:
         """Replay until the queue shows nothing visible, the budget is spent, or Intercom rate-limits us."""
         deadline = self._clock() + budget_seconds
         summary = Summary()
+        with intercom.deadline(time.monotonic() + budget_seconds):
+            self._drain(deadline, summary)
+        logger.info("redrive finished", extra=summary.as_dict())
+        return summary
+
+    def _drain(self, deadline: float, summary: Summary) -> None:
         while self._clock() < deadline:
             batch = self._dead_letters.receive()
             if not batch:
                 break
             if not self._replay_batch(batch, deadline, summary):
                 break
-        logger.info("redrive finished", extra=summary.as_dict())
-        return summary
 
     def _replay_batch(self, batch: list[Received], deadline: float, summary: Summary) -> bool:
         """False when the run must stop (rate limit). A failed message is hidden for its backoff; the
@@ -84,7 +88,7 @@ class Redrive:
                 if wait is None:
                     continue
                 self._release(messages[position + 1 :], summary)
-                if wait < 0:  # rate-limited: nothing more this run
+                if wait < 0:  # rate-limited, or out of time: nothing more this run
                     self._release(_flatten(pending[number + 1 :]), summary)
                     return False
                 break
@@ -92,7 +96,7 @@ class Redrive:
 
     def _replay(self, received: Received, summary: Summary) -> int | None:
         """None when the message is done (delivered or parked); else the backoff it was hidden for
-        (negative: rate-limited, stop the run)."""
+        (negative: rate-limited or out of time, stop the run)."""
         message = received.message
         summary.replayed += 1
         log: dict[str, Any] = {"message_id": message.message_id, "action": message.action, "step": message.step}
@@ -117,6 +121,9 @@ class Redrive:
                 logger.warning("replay refused by Intercom; parked", extra=log)
                 self._park(received, last, failure.step, failure.state, summary)
                 return None
+            if error.code == "deferred":  # the run's time is up mid-message: untried, not failed
+                self._release([received], summary)
+                return -1
             if isinstance(error, RateLimitedError):
                 wait = max(int(error.reset_at - time.time()) + 1, 1)
                 self._hide(received, wait, summary)
