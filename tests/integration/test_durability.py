@@ -64,6 +64,13 @@ def test_the_same_message_id_three_times_is_one_event(api: Api, sandbox: Sandbox
     assert [r["path"] for r in sandbox.requests()].count("/events") == 1
 
 
+def test_the_same_message_id_twice_in_one_batch_is_one_event(api: Api, sandbox: SandboxControl) -> None:
+    assert api.batch(identify("u1")).status == 200
+    reply = api.batch(track("u1", "Paid", "m-1"), track("u1", "Paid", "m-1"))
+    assert (reply.status, reply.body) == (200, {"success": True})
+    assert len(sandbox.state()["events"]) == 1
+
+
 def test_the_same_message_id_under_another_write_key_is_another_event(api: Api, sandbox: SandboxControl) -> None:
     from tests.conftest import CIO_KEY
 
@@ -92,6 +99,45 @@ def test_sqs_unavailable_answers_503_and_the_resend_is_accepted_once(
     replay_until_empty(stack)
     assert len(sandbox.state()["events"]) == 1
     assert [r["method"] for r in sandbox.requests() if r["path"] == "/contacts"] == ["POST"]
+
+
+def test_sqs_taking_part_of_a_batch_names_exactly_the_rest_and_the_resend_doubles_nothing(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """SQS may accept some entries of a SendMessageBatch and fail others. The answer names exactly the
+    events that were not made durable; only their claims are released, so the SDK's resend of the whole
+    batch queues those and nothing twice. (The partial failure is injected at the boto3 client, for
+    the people u3 and u7: moto itself never fails part of a batch.)"""
+    from intercom_destination.queue import person_group
+
+    refused_groups = {person_group("userId:u3"), person_group("userId:u7")}
+
+    def drop(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["refused"] = [e["Id"] for e in params["Entries"] if e["MessageGroupId"] in refused_groups]
+        params["Entries"] = [e for e in params["Entries"] if e["MessageGroupId"] not in refused_groups]
+
+    def report(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        failed = [{"Id": i, "SenderFault": False, "Code": "InternalError"} for i in context.get("refused", [])]
+        parsed["Failed"] = parsed.get("Failed", []) + failed
+
+    cold_start(stack)
+    events = boto3._get_default_session().events
+    events.register("provide-client-params.sqs.SendMessageBatch", drop, unique_id="test-drop")
+    events.register("after-call.sqs.SendMessageBatch", report, unique_id="test-report")
+    sandbox.configure(faults=[{"status": 503, "path": "/contacts"}])
+    batch = [identify(f"u{n}") for n in range(30)]
+    try:
+        reply = api.batch(*batch)
+    finally:
+        events.unregister("provide-client-params.sqs.SendMessageBatch", unique_id="test-drop")
+        events.unregister("after-call.sqs.SendMessageBatch", unique_id="test-report")
+    assert reply.status == 503
+    assert [(e["index"], e["code"]) for e in reply.body["errors"]] == [(3, "not_accepted"), (7, "not_accepted")]
+    assert len(stack.peek()) == 28
+    cold_start(stack)
+    assert api.batch(*batch).status == 200  # the SDK's resend
+    queued = Counter(message.event["userId"] for message in stack.peek())
+    assert queued == Counter({f"u{n}": 1 for n in range(30)})
 
 
 def test_group_before_identify_then_identify_then_replay_attaches(

@@ -40,7 +40,7 @@ from .inbound import (
 from .intercom import PermanentError, RetryableError
 from .mapping import map_call
 from .mapping.plans import Plan, Skip
-from .queue import LastError, Queue, QueuedEvent, QueueUnavailableError, person_group
+from .queue import LastError, Queue, QueuedEvent, person_group
 from .settings import Settings
 
 logger = Logger(child=True)
@@ -180,8 +180,9 @@ class Ingest:
 
         report = Report()
         prepared = [work for item in items if (work := self._prepare(item, write_key, received_at, report)) is not None]
+        claims = self._claim(prepared)
         futures = [
-            self._executor.submit(self._handle_person, person, queue, deadline, received_at)
+            self._executor.submit(self._handle_person, person, queue, claims, deadline, received_at)
             for person, queue in person_queues(prepared)
         ]
         outcomes = [pair for future in futures for pair in future.result()]
@@ -225,15 +226,15 @@ class Ingest:
         return None
 
     def _handle_person(
-        self, person: str, queue: list[_Work], deadline: float, received_at: datetime
+        self, person: str, queue: list[_Work], claims: dict[int, Claim], deadline: float, received_at: datetime
     ) -> list[tuple[_Work, _Outcome]]:
         """One person's events in order: skip, de-duplicate, deliver, or queue behind an earlier failure.
         Every Intercom call ends by the deadline (intercom.deadline), not only starts before it."""
         with intercom.deadline(deadline):
-            return self._handle_events(person, queue, deadline, received_at)
+            return self._handle_events(person, queue, claims, deadline, received_at)
 
     def _handle_events(
-        self, person: str, queue: list[_Work], deadline: float, received_at: datetime
+        self, person: str, queue: list[_Work], claims: dict[int, Claim], deadline: float, received_at: datetime
     ) -> list[tuple[_Work, _Outcome]]:
         results: list[tuple[_Work, _Outcome]] = []
         queued_before = False
@@ -241,7 +242,7 @@ class Ingest:
             if isinstance(work.plan, Skip):
                 results.append((work, _Outcome("skipped")))
                 continue
-            claim = self._claim(work)
+            claim = claims[work.index]
             if claim is not Claim.NEW:
                 results.append((work, _Outcome("duplicate" if claim is Claim.DONE else "busy")))
                 continue
@@ -273,52 +274,61 @@ class Ingest:
                 results.append((work, _Outcome("queued", _queued(work, person, received_at, DeliveryError(error)))))
                 queued_before = True
                 continue
-            self._complete(work, "delivered")
             results.append((work, _Outcome("delivered")))
         return results
 
-    def _claim(self, work: _Work) -> Claim:
+    def _claim(self, prepared: list[_Work]) -> dict[int, Claim]:
+        """Claim every event to deliver, in batches, before the first Intercom call (by batch index). The
+        second copy of a messageId in one request is a duplicate of the first; if the table is
+        unreachable, nothing is delivered that could not be de-duplicated (503, the SDK resends)."""
+        owners: dict[str, int] = {}
+        for work in prepared:
+            if not isinstance(work.plan, Skip):
+                owners.setdefault(work.key, work.index)
         try:
-            return self._dedupe.claim(work.key)
-        except (BotoCoreError, ClientError):  # the table is unreachable: deliver nothing we cannot de-duplicate
-            logger.exception("idempotency claim failed", extra={"message_id": work.message_id})
-            return Claim.BUSY
-
-    def _complete(self, work: _Work, outcome: str) -> None:
-        """The event is delivered or durable either way; an unrecorded completion only means a resend
-        within the claim's lifetime is answered 503, and a later one is delivered again (upserts, and
-        events Intercom de-duplicates on contact, name and created_at)."""
-        try:
-            self._dedupe.complete(work.key, outcome)
+            by_key = self._dedupe.claim(list(owners))
         except (BotoCoreError, ClientError):
-            logger.exception("idempotency completion failed", extra={"message_id": work.message_id})
-
-    def _release(self, work: _Work, reason: Exception) -> None:
-        """Free the event for the SDK's resend; if even that fails, the claim expires after the budget."""
-        try:
-            self._dedupe.release(work.key, reason)
-        except (BotoCoreError, ClientError):
-            logger.exception("idempotency release failed", extra={"message_id": work.message_id})
+            logger.exception("idempotency claims failed", extra={"events": len(owners)})
+            by_key = dict.fromkeys(owners, Claim.BUSY)
+        return {
+            work.index: by_key[work.key] if owners[work.key] == work.index else Claim.DONE
+            for work in prepared
+            if work.key in owners
+        }
 
     def _make_durable(self, outcomes: list[tuple[_Work, _Outcome]]) -> None:
-        """Send queued and parked events (SendMessageBatch); only then are their claims completed. If SQS
-        refuses, the claims are released and the events answered as not accepted, so the SDK resends."""
+        """Send queued and parked events (SendMessageBatch, in parallel); then complete the claims of what is
+        delivered or durable, in batches. Events SQS refused are released and answered as not accepted,
+        so the SDK resends exactly those (the others are duplicates by then)."""
+        released = []
         for name, queue in (("queued", self._dead_letters), ("parked", self._parking)):
             pending = [index for index, (_, outcome) in enumerate(outcomes) if outcome.name == name]
-            messages = [message for index in pending if (message := outcomes[index][1].message) is not None]
-            if not messages:
-                continue
-            try:
-                queue.send(messages)
-            except QueueUnavailableError as exc:
-                logger.error("queue unavailable", extra={"queue": name, "events": len(pending), "error": str(exc)})
-                for index in pending:
-                    work = outcomes[index][0]
-                    self._release(work, exc)
-                    outcomes[index] = (work, _Outcome("busy"))
-                continue
-            for index in pending:
-                self._complete(outcomes[index][0], name)
+            refused = queue.send([message for index in pending if (message := outcomes[index][1].message)])
+            if refused:
+                logger.error("queue refused events", extra={"queue": name, "events": len(refused)})
+            for position in refused:
+                work = outcomes[pending[position]][0]
+                released.append(work.key)
+                outcomes[pending[position]] = (work, _Outcome("busy"))
+        done = {
+            work.key: outcome.name
+            for work, outcome in outcomes
+            if outcome.name in ("delivered", "queued", "parked") and work.key not in released
+        }
+        # An unrecorded completion only means a resend within the claim's lifetime is answered 503, and a
+        # later one is delivered again (upserts; Intercom drops a repeated event of the same second).
+        self._durability_call("completion", lambda: self._dedupe.complete(done))
+        # A claim not released expires after the budget, then frees the event for the resend.
+        self._durability_call("release", lambda: self._dedupe.release(released))
+
+    def _durability_call(self, what: str, call: Callable[[], list[str]]) -> None:
+        try:
+            failed = call()
+        except (BotoCoreError, ClientError):
+            logger.exception(f"idempotency {what} failed")
+            return
+        if failed:
+            logger.warning(f"idempotency {what} incomplete", extra={"events": len(failed)})
 
     def _record(self, report: Report, work: _Work, outcome: _Outcome) -> None:
         report.counts[f"{work.call_type}.{outcome.name}"] += 1

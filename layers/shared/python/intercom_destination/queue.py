@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
+
+logger = Logger(child=True)
 
 #: SQS limits: 10 entries per batch call, 12 hours of visibility.
 BATCH_SIZE = 10
@@ -103,32 +107,67 @@ def person_group(person_key: str) -> str:
 class Queue:
     """One FIFO queue (the dead-letter queue, or the parking queue)."""
 
-    def __init__(self, client: Any, url: str) -> None:
+    def __init__(self, client: Any, url: str, executor: Executor | None = None, lanes: int = 8) -> None:
         self._sqs = client
         self.url = url
+        self._executor = executor
+        self._lanes = lanes
 
-    def send(self, messages: list[QueuedEvent]) -> None:
-        """SendMessageBatch in tens; raises QueueUnavailableError unless every message was accepted."""
-        for start in range(0, len(messages), BATCH_SIZE):
-            chunk = messages[start : start + BATCH_SIZE]
-            entries = [
-                {
-                    "Id": str(index),
-                    "MessageBody": message.to_json(),
-                    "MessageGroupId": message.person,
-                    "MessageDeduplicationId": _dedup_id(message),
+    def send(self, messages: list[QueuedEvent]) -> set[int]:
+        """SendMessageBatch in tens, in parallel lanes; returns the positions of the messages SQS did not
+        take (empty: all durable). A person's messages share one lane and go in order; once one of them
+        is refused, their later ones are not sent either (they would overtake it when the SDK resends)."""
+        lanes: dict[int, list[int]] = {}
+        lane_of: dict[str, int] = {}
+        for position, message in enumerate(messages):
+            lane = lane_of.setdefault(message.person, len(lane_of) % self._lanes)
+            lanes.setdefault(lane, []).append(position)
+        work = list(lanes.values())
+        if self._executor is None or len(work) < 2:
+            results = [self._send_lane(messages, positions) for positions in work]
+        else:
+            results = list(self._executor.map(lambda positions: self._send_lane(messages, positions), work))
+        return set().union(*results)
+
+    def send_all(self, messages: list[QueuedEvent]) -> None:
+        """Raises QueueUnavailableError unless every message was taken (the redrive's moves)."""
+        if refused := self.send(messages):
+            raise QueueUnavailableError(f"SQS refused {len(refused)} of {len(messages)} message(s)")
+
+    def _send_lane(self, messages: list[QueuedEvent], positions: list[int]) -> set[int]:
+        refused: set[int] = set()
+        stopped: set[str] = set()
+        for start in range(0, len(positions), BATCH_SIZE):
+            chunk = positions[start : start + BATCH_SIZE]
+            refused.update(position for position in chunk if messages[position].person in stopped)
+            entries = {
+                str(position): {
+                    "Id": str(position),
+                    "MessageBody": messages[position].to_json(),
+                    "MessageGroupId": messages[position].person,
+                    "MessageDeduplicationId": _dedup_id(messages[position]),
                 }
-                for index, message in enumerate(chunk)
-            ]
-            try:
-                failed = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries).get("Failed", [])
-                if failed:  # partial failure: once more for those, then give up loudly
-                    retry = [entry for entry in entries if entry["Id"] in {f["Id"] for f in failed}]
-                    failed = self._sqs.send_message_batch(QueueUrl=self.url, Entries=retry).get("Failed", [])
-            except (BotoCoreError, ClientError) as exc:
-                raise QueueUnavailableError(str(exc)[:300]) from None
-            if failed:
-                raise QueueUnavailableError(f"SQS refused {len(failed)} message(s): {failed[0].get('Message')}")
+                for position in chunk
+                if messages[position].person not in stopped
+            }
+            failed = self._send_batch(list(entries.values()))
+            if failed:  # partial failure: once more for those, then give up on them
+                failed = self._send_batch([entries[entry_id] for entry_id in failed])
+            for entry_id in failed:
+                refused.add(int(entry_id))
+                stopped.add(messages[int(entry_id)].person)
+        return refused
+
+    def _send_batch(self, entries: list[dict[str, str]]) -> list[str]:
+        """The Ids SQS did not take (all of them if the call failed)."""
+        if not entries:
+            return []
+        try:
+            failed = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries).get("Failed", [])
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("SendMessageBatch failed", extra={"entries": len(entries), "error": str(exc)[:300]})
+            return [entry["Id"] for entry in entries]
+        return [str(entry["Id"]) for entry in failed]
 
     def receive(self, wait_seconds: int = 0) -> list[Received]:
         response = self._sqs.receive_message(

@@ -169,7 +169,7 @@ class Redrive:
         parked = message.parked(
             step=step, state=state, last_error=error, attempts=message.attempts + received.receive_count
         )
-        self._parking.send([parked])
+        self._parking.send_all([parked])
         self._dead_letters.delete(received.receipt)
         summary.parked += 1
 
@@ -179,7 +179,7 @@ def unpark(parking: Queue, dead_letters: Queue) -> int:
     `aws sqs start-message-move-task`). The attempt count rises, which also gives SQS a new dedup id."""
     moved = 0
     while batch := parking.receive():
-        dead_letters.send([_revived(received.message) for received in batch])
+        dead_letters.send_all([_revived(received.message) for received in batch])
         for received in batch:
             parking.delete(received.receipt)
         moved += len(batch)

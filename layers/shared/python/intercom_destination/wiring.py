@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
 from urllib3.util import Timeout
@@ -63,11 +62,17 @@ def _deliverer() -> Deliverer:
     return Deliverer(client, registry, ContactCache(settings.cache_ttl_seconds))
 
 
+@cache
+def _executor() -> ThreadPoolExecutor:
+    """Delivery threads (one person each), and the parallel SQS and DynamoDB batches after them."""
+    return ThreadPoolExecutor(max_workers=get_settings().delivery_concurrency, thread_name_prefix="deliver")
+
+
 def _queues(settings: Settings) -> tuple[Queue, Queue]:
     sqs = boto3.client("sqs", config=_AWS_CONFIG)
     return (
-        Queue(sqs, _required(settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL")),
-        Queue(sqs, _required(settings.parking_queue_url, "PARKING_QUEUE_URL")),
+        Queue(sqs, _required(settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"), _executor()),
+        Queue(sqs, _required(settings.parking_queue_url, "PARKING_QUEUE_URL"), _executor()),
     )
 
 
@@ -75,20 +80,16 @@ def _queues(settings: Settings) -> tuple[Queue, Queue]:
 def ingest_service() -> Ingest:
     settings = get_settings()
     dead_letters, parking = _queues(settings)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=_required(settings.idempotency_table, "IDEMPOTENCY_TABLE"), boto_config=_AWS_CONFIG
-    )
     # A claim outlives the request's budget plus one Intercom call, then frees the event for a resend.
-    claim_ms = int((settings.delivery_budget_seconds + settings.intercom_read_timeout + 5) * 1000)
-    return Ingest(
-        settings,
-        lambda: write_keys(settings),
-        _deliverer(),
-        ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="deliver"),
-        dead_letters,
-        parking,
-        Dedupe(persistence, settings.idempotency_window_seconds, claim_ms),
+    claim_seconds = settings.delivery_budget_seconds + settings.intercom_read_timeout + 5
+    dedupe = Dedupe(
+        boto3.client("dynamodb", config=_AWS_CONFIG),
+        _required(settings.idempotency_table, "IDEMPOTENCY_TABLE"),
+        settings.idempotency_window_seconds,
+        claim_seconds,
+        _executor(),
     )
+    return Ingest(settings, lambda: write_keys(settings), _deliverer(), _executor(), dead_letters, parking, dedupe)
 
 
 @cache
@@ -103,4 +104,5 @@ def reset() -> None:
     get_settings.cache_clear()
     _deliverer.cache_clear()
     ingest_service.cache_clear()
+    _executor.cache_clear()
     redrive_service.cache_clear()
