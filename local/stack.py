@@ -4,8 +4,11 @@ ingest function behind the API Gateway adapter, and the redrive function. Used b
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +175,64 @@ class Stack:
         self.aws.stop()
 
 
+_MOTO_WRITES = threading.RLock()
+
+
+class _TableCopiedOnce:
+    """`copy` as moto's TransactWriteItems sees it: its rollback backup deep-copies the whole table once
+    per item of the transaction (100 copies of a table holding thousands of claims); once is enough,
+    because every backup is taken before the first write."""
+
+    def __init__(self) -> None:
+        self._tables: dict[int, Any] = {}
+
+    def deepcopy(self, value: Any, *args: Any) -> Any:
+        from moto.dynamodb.models import Table
+
+        if not isinstance(value, Table):
+            return copy.deepcopy(value, *args)
+        if id(value) not in self._tables:
+            self._tables[id(value)] = copy.deepcopy(value)
+        return self._tables[id(value)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _patch_moto() -> None:
+    """Defects of moto's emulation that AWS does not have, mended for local runs only (the function still
+    sends its batches in parallel):
+    - a DynamoDB transaction deep-copies the table while other request threads write to it ("dictionary
+      changed size during iteration"), so moto's DynamoDB writes are serialized; and it copies the table
+      once per item (see _TableCopiedOnce);
+    - SQS checks every message's visibility through datetime arithmetic, about 60 times per
+      SendMessageBatch (it recomputes the queue's attributes): 1.7 s per call once a FIFO queue holds
+      2,000 messages. The same checks against time.time() cost about a tenth."""
+    from moto.dynamodb import models
+    from moto.sqs import models as sqs_models
+
+    sqs_models.Message.visible = property(lambda m: time.time() * 1000 > m.visible_at)  # type: ignore[method-assign,assignment]
+    sqs_models.Message.delayed = property(lambda m: time.time() * 1000 < m.delayed_until)  # type: ignore[method-assign,assignment]
+
+    for name in ("transact_write_items", "put_item", "delete_item", "update_item"):
+        original = getattr(models.DynamoDBBackend, name)
+        if getattr(original, "patched", False):
+            continue
+
+        def patched(self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            with _MOTO_WRITES:
+                if _name != "transact_write_items":
+                    return _original(self, *args, **kwargs)
+                models.copy = _TableCopiedOnce()  # type: ignore[assignment]
+                try:
+                    return _original(self, *args, **kwargs)
+                finally:
+                    models.copy = copy
+
+        patched.patched = True  # type: ignore[attr-defined]
+        setattr(models.DynamoDBBackend, name, patched)
+
+
 def start(
     *,
     port: int = 0,
@@ -187,6 +248,7 @@ def start(
         sandbox = Sandbox(host=host, port=sandbox_port).start()
         intercom_api_base, intercom_token = sandbox.url, DEFAULT_TOKEN
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+    _patch_moto()
     aws = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)
     aws.start()
     aws_host, aws_bound = aws.get_host_and_port()

@@ -1,0 +1,161 @@
+"""Answer times when Intercom is slow, hanging, refusing or down, and for big batches (`make bench-budget`).
+
+The SDKs give up after 10 s and resend the whole batch, so every answer must come well inside that.
+Each scenario runs `--runs` times through the full local path (HTTP → adapter → real handler → Intercom
+sandbox) and prints min and median beside its target, twice:
+- against moto (the local SQS/DynamoDB used by `make dev` and the tests), which is far slower than AWS
+  on FIFO queues holding thousands of messages;
+- against a modelled AWS endpoint: an in-process stand-in for the SQS and DynamoDB clients that answers
+  each call after a fixed AWS-like latency (SendMessageBatch 20 ms, TransactWriteItems 15 ms,
+  BatchWriteItem 10 ms; typical in-region figures, not measured here). It measures the budget logic
+  (parallel lanes, batched claims) without moto's cost; it is a model, not AWS.
+Baseline in the same run: the time budget itself (DELIVERY_BUDGET_SECONDS), which every answer exceeds
+by the durability work after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.run import markdown
+from local import stack as local_stack
+from local.sandbox import SandboxControl
+from tests.conftest import Api
+
+
+class ModelledAws:
+    """SQS and DynamoDB calls the ingest function makes, each answered after an AWS-like latency."""
+
+    LATENCY = {"send_message_batch": 0.020, "transact_write_items": 0.015, "batch_write_item": 0.010}
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def _call(self, name: str) -> None:
+        with self._lock:
+            self.calls += 1
+        time.sleep(self.LATENCY[name])
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self._call("send_message_batch")
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self._call("transact_write_items")
+        return {}
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        self._call("batch_write_item")
+        return {"UnprocessedItems": {}}
+
+
+@contextmanager
+def modelled_aws() -> Iterator[None]:
+    """Swap the function's boto3 clients for ModelledAws while the block runs (bench only)."""
+    from intercom_destination import wiring
+
+    real = wiring.boto3.client
+    wiring.boto3.client = lambda service, **_: ModelledAws(service)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        wiring.boto3.client = real
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    target_seconds: float
+    events: Callable[[int], list[dict[str, Any]]]
+    knobs: dict[str, Any]
+    intercom_down: bool = False
+
+
+def tracks(count: int) -> Callable[[int], list[dict[str, Any]]]:
+    """`count` events of distinct users (each its own person, so all run concurrently)."""
+
+    def build(run: int) -> list[dict[str, Any]]:
+        return [
+            {"type": "track", "userId": f"u{n}", "event": "Clicked", "messageId": f"r{run}-{n}"} for n in range(count)
+        ]
+
+    return build
+
+
+SCENARIOS = [
+    Scenario("1 event, Intercom 2.5 s per call", 6, tracks(1), {"latency_ms": 2500}),
+    Scenario("1 event, Intercom hanging", 6, tracks(1), {"faults": [{"status": 0, "delay_seconds": 30}]}),
+    Scenario("1 event, Intercom 404 to everything", 6, tracks(1), {"faults": [{"status": 404}]}),
+    Scenario("500 events, 500 users, Intercom 50 ms", 8, tracks(500), {"latency_ms": 50}),
+    Scenario("2,500 events, Intercom down (all queued)", 8, tracks(2500), {}, intercom_down=True),
+]
+
+
+def closed_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def measure(running: local_stack.Stack, scenario: Scenario, runs: int, modelled: bool) -> list[float]:
+    api, sandbox = Api(running.url), SandboxControl(running.intercom_api_base)
+    timings = []
+    for run in range(runs):
+        sandbox.reset()
+        running.clear()
+        sandbox.configure(validate_requests=False, **scenario.knobs)
+        overrides = {"INTERCOM_API_BASE": closed_port()} if scenario.intercom_down else {}
+        with modelled_aws() if modelled else _nothing():
+            local_stack.configure(**running.function_env(**overrides))
+            started = time.perf_counter()
+            reply = api.batch(*scenario.events(run))
+            timings.append(time.perf_counter() - started)
+        assert reply.status == 200, (reply.status, str(reply.body)[:300])
+    sandbox.configure(faults=[], latency_ms=0)
+    return timings
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario and endpoint (default 3)")
+    args = parser.parse_args()
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    running = local_stack.start()
+    budget = running.function_env().get("DELIVERY_BUDGET_SECONDS") or "5 (default)"
+    try:
+        rows = []
+        for scenario in SCENARIOS:
+            for modelled in (False, True):
+                timings = measure(running, scenario, args.runs, modelled)
+                rows.append((
+                    scenario.name,
+                    "modelled AWS" if modelled else "moto",
+                    f"< {scenario.target_seconds:.0f}",
+                    f"{min(timings):.2f}",
+                    f"{statistics.median(timings):.2f}",
+                    "yes" if max(timings) < scenario.target_seconds else "NO",
+                ))  # fmt: skip
+        print(f"Answer time in seconds, {args.runs} runs each (time budget for Intercom calls: {budget} s)\n")
+        print(markdown(("scenario", "SQS/DynamoDB", "target", "min", "median", "all runs in target"), rows))
+    finally:
+        running.stop()
+
+
+if __name__ == "__main__":
+    main()
