@@ -45,8 +45,9 @@ test: lint browser  ## lint, types, then unit, integration, contract, end-to-end
 unit: install
 	$(BIN)/pytest tests/unit
 
-bench: install  ## Intercom calls per event and latency, printed as a table
+bench: install  ## Intercom calls per event, latency, and answer times under a slow or down Intercom, as tables
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.budget
 
 soak: install  ## 1,000 events with 20 % of Intercom calls failing, replayed until every event is in exactly once
 	$(BIN)/python -m benchmarks.soak

@@ -1,4 +1,4 @@
-"""Answer times when Intercom is slow, hanging, refusing or down, and for big batches (`make bench-budget`).
+"""Answer times when Intercom is slow, hanging, refusing or down, and for big batches (part of `make bench`).
 
 The SDKs give up after 10 s and resend the whole batch, so every answer must come well inside that.
 Each scenario runs `--runs` times through the full local path (HTTP → adapter → real handler → Intercom
@@ -47,15 +47,15 @@ class ModelledAws:
             self.calls += 1
         time.sleep(self.LATENCY[name])
 
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self._call("send_message_batch")
         return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
 
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
         self._call("transact_write_items")
         return {}
 
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         self._call("batch_write_item")
         return {"UnprocessedItems": {}}
 
