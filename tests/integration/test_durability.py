@@ -173,7 +173,7 @@ def test_revoked_token_keeps_everything_until_it_is_fixed(
     assert [q.last_error.status for q in stack.peek()] == [401, None]
     time.sleep(1.1)
     # The identify fails again; the track behind it goes back untried (FIFO holds it behind the identify).
-    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 2, "parked": 0}
+    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 2, "parked": 0, "stale": 0}
     sandbox.configure(token=DEFAULT_TOKEN)
     replay_until_empty(stack)
     state = sandbox.state()
@@ -243,7 +243,7 @@ def test_permanent_errors_in_a_replay_are_parked_with_the_reason(
     assert api.batch(track("nobody", "Paid", "m-1")).status == 200
     assert api.batch(identify("nobody")).status == 200
     sandbox.configure(faults=[{"status": 422, "path": "/events"}])
-    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 0, "parked": 1}
+    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 0, "parked": 1, "stale": 0}
     (parked,) = stack.peek(parked=True)
     assert parked.last_error.status == 422
     assert parked.reason.startswith("error:")
@@ -412,7 +412,7 @@ def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
 
     monkeypatch.setattr(redrive, "map_call", buggy_map_call)
     summary = stack.replay()
-    assert summary == {"replayed": 4, "delivered": 2, "requeued": 0, "parked": 2}
+    assert summary == {"replayed": 4, "delivered": 2, "requeued": 0, "parked": 2, "stale": 0}
     assert sorted(event["event_name"] + ":" + event["user_id"] for event in sandbox.state()["events"]) == [
         "Paid:alice",
         "Paid:bob",
@@ -423,3 +423,65 @@ def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
     assert parked["replay_error"].event["userId"] == "poison"
     assert parked["unreadable_message"].event == {"unreadable_body": "{not json"}
     assert stack.depth() == 0
+
+
+def test_a_stale_identify_replayed_after_a_newer_one_is_skipped_not_rolled_back(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    older = {**identify("u1", name="Old Name"), "messageId": "i-old", "timestamp": "2026-11-20T10:00:00Z"}
+    newer = {**identify("u1", name="New Name"), "messageId": "i-new", "timestamp": "2026-11-20T10:05:00Z"}
+    old_group = {
+        **group("u1", "acme"),
+        "traits": {"tier": "old"},
+        "messageId": "g-old",
+        "timestamp": "2026-11-20T10:00:00Z",
+    }
+    new_group = {
+        **group("u1", "acme"),
+        "traits": {"tier": "new"},
+        "messageId": "g-new",
+        "timestamp": "2026-11-20T10:05:00Z",
+    }
+    sandbox.configure(faults=[{"status": 503}])  # Intercom down: both queued
+    assert api.batch(older, old_group).status == 200
+    assert len(stack.peek()) == 2
+    sandbox.configure(faults=[])
+    assert api.batch(newer, new_group).status == 200  # Intercom back: the newer events go straight through
+    summary = stack.replay()
+    assert (summary["stale"], summary["delivered"]) == (2, 0)
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["name"] == "New Name"
+    (company,) = sandbox.state()["companies"]
+    assert company["custom_attributes"] == {"tier": "new"}
+    assert stack.depth() == 0
+
+
+def test_an_old_identify_arriving_late_does_not_roll_the_contact_back(api: Api, sandbox: SandboxControl) -> None:
+    """A phone flushing its offline queue: newest wins in ingest too."""
+    newer = {**identify("u1", name="New Name"), "messageId": "i-new", "timestamp": "2026-11-20T10:05:00Z"}
+    older = {**identify("u1", name="Old Name"), "messageId": "i-old", "timestamp": "2026-11-20T10:00:00Z"}
+    assert api.batch(newer).status == 200
+    before = len(sandbox.requests())
+    assert api.batch(older).status == 200
+    assert len(sandbox.requests()) == before  # not even a call
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["name"] == "New Name"
+
+
+def test_a_user_replayed_in_a_new_function_still_merges_the_lead_search_cannot_see_yet(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    """The lead was made by an earlier function; the search index lags; the warm cache is gone. The
+    durable lead memory still finds the lead, and the user replay merges it: one contact stays."""
+    sandbox.configure(search_lag_seconds=120)
+    visitor = {"type": "identify", "anonymousId": "a-1", "messageId": "i-lead", "traits": {"email": "v@example.com"}}
+    assert api.batch(visitor).status == 200
+    sandbox.configure(faults=[{"status": 503, "method": "POST", "path": "/contacts"}])
+    signup = {**identify("u1"), "traits": {"email": "v@example.com"}}
+    assert api.batch(signup).status == 200
+    assert len(stack.peek()) == 1
+    sandbox.configure(faults=[])
+    cold_start(stack, **FAST_BACKOFF)
+    assert stack.replay()["delivered"] == 1
+    contacts = sandbox.state()["contacts"]
+    assert [(c["role"], c["external_id"]) for c in contacts] == [("user", "u1")]

@@ -14,9 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .attributes import AttributeRegistry, Model
 from .intercom import (
@@ -103,11 +104,22 @@ def _keys(ref: ContactRef) -> list[str]:
     return keys
 
 
+class LeadMemory(Protocol):
+    """Durable email → lead id for the leads we created (people.People), so a merge survives a cold start."""
+
+    def lead(self, email: str) -> str | None: ...
+    def lead_created(self, email: str, lead_id: str) -> None: ...
+    def lead_merged(self, email: str) -> None: ...
+
+
 class Deliverer:
-    def __init__(self, client: IntercomClient, registry: AttributeRegistry, cache: ContactCache) -> None:
+    def __init__(
+        self, client: IntercomClient, registry: AttributeRegistry, cache: ContactCache, leads: LeadMemory
+    ) -> None:
         self._client = client
         self._registry = registry
         self._cache = cache
+        self._leads = leads
 
     def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> None:
         """Raises DeliveryError; its `error.retryable` says whether to try again later."""
@@ -163,6 +175,10 @@ class Deliverer:
         created = self._create(body, plan.role, ref)
         if created and created.role == "lead":
             self._cache.put(created.id, f"lead:{ref.email.lower()}")
+            try:
+                self._leads.lead_created(ref.email, created.id)
+            except (BotoCoreError, ClientError):  # the warm cache and Intercom's search still find it
+                logger.exception("lead not remembered durably", extra={"contact_id": created.id})
 
     def _create(self, body: ContactBody, role: Literal["user", "lead"], ref: ContactRef) -> Contact | None:
         """Create the contact, or, when Intercom answers 409 naming an existing one, update that one
@@ -197,12 +213,21 @@ class Deliverer:
     def _merge_leads(self, email: str, user_id: str) -> None:
         """A user just created for an email that leads already carry: fold those leads into the user.
 
-        Search lags creation by up to minutes, so a lead this function created moments ago (a visitor
-        who left an email, then signed up) is found through the cache instead."""
+        Search lags creation by up to minutes, so a lead we created moments ago (a visitor who left an
+        email, then signed up) is found through the warm cache, or the durable lead memory in a new
+        function or a replay."""
         lead_key = f"lead:{email.lower()}"
         leads = {lead.id for lead in self._client.search_by_email(email, role="lead")}
         if cached := self._cache.get(lead_key):
             leads.add(cached)
+        try:
+            remembered = self._leads.lead(email)
+        except (BotoCoreError, ClientError):
+            raise RetryableError(
+                None, "lead_memory_unavailable", "the leads made for this email are unreadable"
+            ) from None
+        if remembered:
+            leads.add(remembered)
         for lead_id in sorted(leads):
             try:
                 self._client.merge_lead(lead_id, user_id)
@@ -210,6 +235,11 @@ class Deliverer:
                 continue  # merged or deleted meanwhile
             logger.info("merged lead into user", extra={"lead_id": lead_id, "contact_id": user_id})
         self._cache.evict(lead_key)
+        if remembered:
+            try:
+                self._leads.lead_merged(email)
+            except (BotoCoreError, ClientError):  # a later merge finds the lead gone (404) and moves on
+                logger.exception("merged lead not forgotten", extra={"contact_id": user_id})
 
     # --- group ----------------------------------------------------------------------------------
     def _group(self, plan: GroupPlan, company_id: str | None) -> None:

@@ -2,7 +2,7 @@
 
 Knows HTTP only as a status, a JSON body and headers (the handler turns that into a Response).
 Every valid event ends in one of: delivered, skipped, duplicate (its messageId was handled before),
-queued on the dead-letter queue (Intercom failed, was rate-limited, or the time budget ran out), or
+stale (an identify or group older than one already applied to that person: newest wins), queued on the dead-letter queue (Intercom failed, was rate-limited, or the time budget ran out), or
 parked (Intercom refused it for good). The caller gets 200 only when all of that is durable; if SQS
 refuses the messages, the claims are released and the caller gets 503, so the SDK resends.
 
@@ -40,6 +40,7 @@ from .inbound import (
 from .intercom import PermanentError, RetryableError
 from .mapping import map_call
 from .mapping.plans import Plan, Skip
+from .people import Applied, People, Version, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
 from .settings import Settings
 
@@ -125,13 +126,14 @@ class _Work:
     plan: Plan | Unmappable
     event: dict[str, Any]
     key: str  # idempotency key
+    version: Version | None = None  # what an identify or group would set, and as of when
 
 
 @dataclass(frozen=True)
 class _Outcome:
     """How one event ended in this request. `queued` / `parked` carry the message still to be sent."""
 
-    name: str  # delivered, skipped, duplicate, busy, queued, parked
+    name: str  # delivered, skipped, duplicate, stale, busy, queued, parked
     message: QueuedEvent | None = None
 
 
@@ -156,6 +158,7 @@ class Ingest:
         dead_letters: Queue,
         parking: Queue,
         dedupe: Dedupe,
+        people: People,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
@@ -165,6 +168,7 @@ class Ingest:
         self._dead_letters = dead_letters
         self._parking = parking
         self._dedupe = dedupe
+        self._people = people
         self._clock = clock
 
     def handle(self, path_kind: str, request: RawRequest, received_at: datetime) -> Answer:
@@ -181,12 +185,23 @@ class Ingest:
         report = Report()
         prepared = [work for item in items if (work := self._prepare(item, write_key, received_at, report)) is not None]
         claims = self._claim(prepared)
+        people = person_queues(prepared)
+        records = self._read_people(people)
         futures = [
-            self._executor.submit(self._handle_person, person, queue, claims, deadline, received_at)
-            for person, queue in person_queues(prepared)
+            self._executor.submit(
+                self._handle_person, person, queue, claims, records[person_group(person)], deadline, received_at
+            )
+            for person, queue in people
         ]
         outcomes = [pair for future in futures for pair in future.result()]
         self._make_durable(outcomes)
+        delivered = {work.index for work, outcome in outcomes if outcome.name == "delivered"}
+        self._people.record([
+            (person_group(person), work.version)
+            for person, queue in people
+            for work in queue
+            if work.version and work.index in delivered
+        ])  # fmt: skip
         for work, outcome in outcomes:
             self._record(report, work, outcome)
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
@@ -218,23 +233,48 @@ class Ingest:
                 plan = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
                 return _Work(index, message_id, call_type, plan, data, idempotency_key(write_key, data))
             else:
-                return _Work(index, message_id, call.type, plan, data, idempotency_key(write_key, data))
+                version = version_of(call, received_at)
+                return _Work(index, message_id, call.type, plan, data, idempotency_key(write_key, data), version)
         report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
         for error in errors:
             report.rejected.append(ItemError(index, message_id, error.field, "invalid_event", error.message))
         logger.info("event rejected", extra={"message_id": message_id, "index": index, "errors": len(errors)})
         return None
 
+    def _read_people(self, people: list[tuple[str, list[_Work]]]) -> dict[str, Applied]:
+        """One read for every person whose identify or group this request carries. Unreadable records
+        mean no staleness check (deliver as before the record existed), never a refused event."""
+        groups = [person_group(person) for person, queue in people]
+        wanted = [group for group, (_, queue) in zip(groups, people, strict=True) if any(w.version for w in queue)]
+        try:
+            records = self._people.read(wanted) if wanted else {}
+        except (BotoCoreError, ClientError):
+            logger.exception("person records unreadable; no staleness check this request")
+            records = {}
+        return {group: records.get(group) or Applied() for group in groups}
+
     def _handle_person(
-        self, person: str, queue: list[_Work], claims: dict[int, Claim], deadline: float, received_at: datetime
+        self,
+        person: str,
+        queue: list[_Work],
+        claims: dict[int, Claim],
+        applied: Applied,
+        deadline: float,
+        received_at: datetime,
     ) -> list[tuple[_Work, _Outcome]]:
         """One person's events in order: skip, de-duplicate, deliver, or queue behind an earlier failure.
         Every Intercom call ends by the deadline (intercom.deadline), not only starts before it."""
         with intercom.deadline(deadline):
-            return self._handle_events(person, queue, claims, deadline, received_at)
+            return self._handle_events(person, queue, claims, applied, deadline, received_at)
 
     def _handle_events(
-        self, person: str, queue: list[_Work], claims: dict[int, Claim], deadline: float, received_at: datetime
+        self,
+        person: str,
+        queue: list[_Work],
+        claims: dict[int, Claim],
+        applied: Applied,
+        deadline: float,
+        received_at: datetime,
     ) -> list[tuple[_Work, _Outcome]]:
         results: list[tuple[_Work, _Outcome]] = []
         queued_before = False
@@ -245,6 +285,9 @@ class Ingest:
             claim = claims[work.index]
             if claim is not Claim.NEW:
                 results.append((work, _Outcome("duplicate" if claim is Claim.DONE else "busy")))
+                continue
+            if work.version and applied.is_stale(work.version):  # a newer identify/group was applied
+                results.append((work, _Outcome("stale")))
                 continue
             if queued_before or self._clock() >= deadline:
                 code, text = (
@@ -274,6 +317,8 @@ class Ingest:
                 results.append((work, _Outcome("queued", _queued(work, person, received_at, DeliveryError(error)))))
                 queued_before = True
                 continue
+            if work.version:
+                applied.note(work.version)
             results.append((work, _Outcome("delivered")))
         return results
 
@@ -313,7 +358,7 @@ class Ingest:
         done = {
             work.key: outcome.name
             for work, outcome in outcomes
-            if outcome.name in ("delivered", "queued", "parked") and work.key not in released
+            if outcome.name in ("delivered", "stale", "queued", "parked") and work.key not in released
         }
         # An unrecorded completion only means a resend within the claim's lifetime is answered 503, and a
         # later one is delivered again (upserts; Intercom drops a repeated event of the same second).

@@ -16,12 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import bounded_json, intercom
 from .delivery import Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .intercom import RateLimitedError
 from .mapping import map_call
+from .people import Applied, People, version_of
 from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, Received
 from .settings import Settings
 
@@ -34,6 +36,7 @@ class Summary:
     delivered: int = 0
     requeued: int = 0
     parked: int = 0
+    stale: int = 0  # an identify or group older than one already applied to the person: skipped
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -46,12 +49,14 @@ class Redrive:
         deliverer: Deliverer,
         dead_letters: Queue,
         parking: Queue,
+        people: People,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._deliverer = deliverer
         self._dead_letters = dead_letters
         self._parking = parking
+        self._people = people
         self._clock = clock
 
     def drain(self, budget_seconds: float) -> Summary:
@@ -104,7 +109,7 @@ class Redrive:
             self._park(received, message.last_error, message.step, message.state, summary)
             return None
         try:
-            self._deliver(message)
+            applied = self._deliver(message)
         except InvalidCallError as exc:  # queued before a validation rule tightened: never lose it silently
             self._park(received, LastError(None, "invalid_event", str(exc)[:500]), message.step, message.state, summary)
             return None
@@ -139,17 +144,37 @@ class Redrive:
             self._park(received, poison, message.step, message.state, summary)
             return None
         self._dead_letters.delete(received.receipt)
-        summary.delivered += 1
-        logger.info("replayed", extra=log)
+        if applied:
+            summary.delivered += 1
+            logger.info("replayed", extra=log)
+        else:
+            summary.stale += 1
+            logger.info("replay skipped: a newer event of this person was applied", extra=log)
         return None
 
-    def _deliver(self, message: QueuedEvent) -> None:
-        """Validate and map again (with this version's rules), then deliver from the queued step."""
+    def _deliver(self, message: QueuedEvent) -> bool:
+        """Validate and map again (with this version's rules), then deliver from the queued step. False
+        when the event is stale: a newer identify or group of the person was applied meanwhile (a lead
+        merge step is never stale: the newer identify did not merge)."""
         if found := bounded_json.problems(message.event):
             raise InvalidCallError([FieldError(field=path, message=why) for path, why in found])
         call = parse_call(message.event)
-        plan = map_call(call, datetime.fromisoformat(message.received_at), self._settings.lead_handling)
+        received_at = datetime.fromisoformat(message.received_at)
+        plan = map_call(call, received_at, self._settings.lead_handling)
+        version = version_of(call, received_at) if message.step != "merge" else None
+        if version and self._applied(message.person).is_stale(version):
+            return False
         self._deliverer.deliver(plan, message.step, message.state)
+        if version:
+            self._people.record([(message.person, version)])
+        return True
+
+    def _applied(self, person: str) -> Applied:
+        try:
+            return self._people.read([person])[person]
+        except (BotoCoreError, ClientError):
+            logger.exception("person record unreadable; replaying without a staleness check")
+            return Applied()
 
     def backoff(self, receive_count: int) -> int:
         return min(self._settings.redrive_backoff_seconds * 2 ** max(receive_count - 1, 0), MAX_VISIBILITY_SECONDS)

@@ -15,6 +15,7 @@ from .dedupe import Dedupe
 from .delivery import ContactCache, Deliverer
 from .ingest import Ingest
 from .intercom import IntercomClient, RateLimitState, RetryableError, new_pool
+from .people import People
 from .queue import Queue
 from .redrive import Redrive
 from .secrets import intercom_token, write_keys
@@ -59,7 +60,15 @@ def _deliverer() -> Deliverer:
         settings.cache_ttl_seconds,
         settings.custom_attribute_creates_per_minute,
     )
-    return Deliverer(client, registry, ContactCache(settings.cache_ttl_seconds))
+    return Deliverer(client, registry, ContactCache(settings.cache_ttl_seconds), _people())
+
+
+@cache
+def _people() -> People:
+    """Per-person records and lead memory, in the idempotency table (ingest and redrive share them)."""
+    settings = get_settings()
+    table = _required(settings.idempotency_table, "IDEMPOTENCY_TABLE")
+    return People(boto3.client("dynamodb", config=_AWS_CONFIG), table, _executor())
 
 
 @cache
@@ -89,14 +98,16 @@ def ingest_service() -> Ingest:
         claim_seconds,
         _executor(),
     )
-    return Ingest(settings, lambda: write_keys(settings), _deliverer(), _executor(), dead_letters, parking, dedupe)
+    return Ingest(
+        settings, lambda: write_keys(settings), _deliverer(), _executor(), dead_letters, parking, dedupe, _people()
+    )
 
 
 @cache
 def redrive_service() -> Redrive:
     settings = get_settings()
     dead_letters, parking = _queues(settings)
-    return Redrive(settings, _deliverer(), dead_letters, parking)
+    return Redrive(settings, _deliverer(), dead_letters, parking, _people())
 
 
 def reset() -> None:
@@ -105,4 +116,5 @@ def reset() -> None:
     _deliverer.cache_clear()
     ingest_service.cache_clear()
     _executor.cache_clear()
+    _people.cache_clear()
     redrive_service.cache_clear()

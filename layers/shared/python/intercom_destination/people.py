@@ -1,0 +1,196 @@
+"""What we applied per person, and the leads we made, kept in DynamoDB (the idempotency table) so it
+outlives a warm function and is shared by ingest and the redrive.
+
+- Newest wins: per person, the event time of the last identify applied, and of the last group applied per
+  company. An identify or group older than that (a replay after a newer event got through, or an SDK
+  flushing an old offline queue) is skipped as `stale` instead of rolling the contact back.
+- Leads: email → the lead we created for it. A user identify with that email merges the lead even when
+  Intercom's search has not indexed it yet and the warm cache is gone (a replay in a new function).
+
+Ids are hashed in keys; only Intercom's own lead id is stored in clear. Records expire after the queues'
+retention, when no replay can be older.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .events import Alias, Group, Identify, Page, Screen, Track
+
+logger = Logger(child=True)
+_PERSON = "intercom-destination#person#"
+_LEAD = "intercom-destination#lead#"
+#: SQS keeps a message 14 days; a day more, and no replay can be older than the record.
+RETENTION_SECONDS = 15 * 24 * 3600
+_BATCH_GET_KEYS = 100
+
+
+@dataclass(frozen=True)
+class Version:
+    """What an identify or group would set, and as of when (its event time, unix ms)."""
+
+    action: str  # identify or group
+    occurred_ms: int
+    company: str | None = None  # the groupId of a group
+
+
+def version_of(call: Identify | Track | Page | Screen | Group | Alias, received_at: datetime) -> Version | None:
+    """Only identify and group overwrite state; tracks are events of their own time."""
+    if isinstance(call, Identify | Group):
+        occurred_ms = int(call.occurred_at(received_at).timestamp() * 1000)
+        return Version(call.type, occurred_ms, call.groupId if isinstance(call, Group) else None)
+    return None
+
+
+@dataclass
+class Applied:
+    """One person's record: event times (unix ms) of the last identify and of the last group per company."""
+
+    identify_at: int | None = None
+    group_at: dict[str, int] = field(default_factory=dict)
+
+    def is_stale(self, version: Version) -> bool:
+        last = self.identify_at if version.action == "identify" else self.group_at.get(_hash(version.company or ""))
+        return last is not None and version.occurred_ms < last
+
+    def note(self, version: Version) -> None:
+        """Applied now: later, older events of this person in the same run are stale too."""
+        if version.action == "identify":
+            self.identify_at = max(self.identify_at or 0, version.occurred_ms)
+        else:
+            key = _hash(version.company or "")
+            self.group_at[key] = max(self.group_at.get(key, 0), version.occurred_ms)
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def lead_key(email: str) -> str:
+    return _LEAD + _hash(email.strip().lower())
+
+
+class People:
+    def __init__(
+        self, client: Any, table: str, executor: Executor | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._dynamodb = client
+        self._table = table
+        self._executor = executor
+        self._clock = clock
+
+    # --- newest wins ----------------------------------------------------------------------------
+    def read(self, people: Iterable[str]) -> dict[str, Applied]:
+        """Records of `people` (their FIFO group hashes), in as few BatchGetItem calls as DynamoDB allows.
+        Raises botocore errors: the caller decides what an unreadable record means."""
+        wanted = list(dict.fromkeys(people))
+        records = {person: Applied() for person in wanted}
+        for start in range(0, len(wanted), _BATCH_GET_KEYS):
+            keys: list[dict[str, Any]] = [
+                {"id": {"S": _PERSON + person}} for person in wanted[start : start + _BATCH_GET_KEYS]
+            ]
+            for _ in range(4):
+                response = self._dynamodb.batch_get_item(
+                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response.get("Responses", {}).get(self._table, []):
+                    records[item["id"]["S"].removeprefix(_PERSON)] = _applied(item)
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+        return records
+
+    def record(self, applied: list[tuple[str, Version]]) -> None:
+        """Remember what was just applied, per person. A conditional update per person and action: a
+        concurrent newer write is never rolled back. Failures are logged: the worst outcome is that a
+        later stale replay is applied, as it would be without this record."""
+        if self._executor is None or len(applied) < 2:
+            for person, version in applied:
+                self._record_one(person, version)
+        else:
+            list(self._executor.map(lambda entry: self._record_one(*entry), applied))
+
+    def _record_one(self, person: str, version: Version) -> None:
+        expires = int(self._clock()) + RETENTION_SECONDS
+        company, occurred_ms = version.company, version.occurred_ms
+        if version.action == "identify":
+            update, condition = (
+                "SET identify_at = :t, expiration = :e",
+                "attribute_not_exists(identify_at) OR identify_at < :t",
+            )
+            names: dict[str, str] = {}
+        else:  # a map attribute needs its parent first: one call creates it if missing, a second sets the company
+            self._call(
+                update_expression="SET group_at = if_not_exists(group_at, :empty), expiration = :e",
+                key=person,
+                values={":empty": {"M": {}}, ":e": {"N": str(expires)}},
+            )
+            update = "SET group_at.#company = :t, expiration = :e"
+            condition = "attribute_not_exists(group_at.#company) OR group_at.#company < :t"
+            names = {"#company": _hash(company or "")}
+        self._call(update, person, {":t": {"N": str(occurred_ms)}, ":e": {"N": str(expires)}}, condition, names)
+
+    def _call(
+        self,
+        update_expression: str,
+        key: str,
+        values: dict[str, Any],
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"id": {"S": _PERSON + key}},
+            "UpdateExpression": update_expression,
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        if names:
+            request["ExpressionAttributeNames"] = names
+        try:
+            self._dynamodb.update_item(**request)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                logger.warning("person record not written", extra={"error": str(exc)[:300]})
+        except BotoCoreError as exc:
+            logger.warning("person record not written", extra={"error": str(exc)[:300]})
+
+    # --- leads ----------------------------------------------------------------------------------
+    def lead(self, email: str) -> str | None:
+        response = self._dynamodb.get_item(
+            TableName=self._table, Key={"id": {"S": lead_key(email)}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return str(item["lead_id"]["S"]) if item else None
+
+    def lead_created(self, email: str, lead_id: str) -> None:
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item={
+                "id": {"S": lead_key(email)},
+                "lead_id": {"S": lead_id},
+                "expiration": {"N": str(int(self._clock()) + RETENTION_SECONDS)},
+            },
+        )
+
+    def lead_merged(self, email: str) -> None:
+        self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": lead_key(email)}})
+
+
+def _applied(item: dict[str, Any]) -> Applied:
+    identify = item.get("identify_at", {}).get("N")
+    groups = item.get("group_at", {}).get("M", {})
+    return Applied(
+        identify_at=int(identify) if identify is not None else None,
+        group_at={company: int(value["N"]) for company, value in groups.items() if "N" in value},
+    )
