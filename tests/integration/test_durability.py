@@ -150,6 +150,20 @@ def test_group_before_identify_then_identify_then_replay_attaches(
     assert sandbox.state()["companies"][0]["user_count"] == 1
 
 
+def test_a_group_waiting_for_its_contact_does_not_hold_back_the_identify_it_waits_for(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    """Group then identify in one batch: the group's attach waits for the contact, so the identify must
+    not be queued behind it (both would wait for each other until SQS parked the group)."""
+    assert api.batch(group("u1", "acme"), identify("u1")).status == 200
+    (queued,) = stack.peek()
+    assert (queued.action, queued.step) == ("group", "attach")
+    assert [c["external_id"] for c in sandbox.state()["contacts"]] == ["u1"]
+    assert stack.replay()["delivered"] == 1
+    (contact,) = sandbox.state()["contacts"]
+    assert len(contact["companies"]["data"]) == 1
+
+
 def test_a_queued_identify_keeps_the_persons_later_events_behind_it(
     api: Api, stack: Stack, sandbox: SandboxControl, fast: None
 ) -> None:
@@ -425,28 +439,48 @@ def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
     assert stack.depth() == 0
 
 
-def test_a_stale_identify_replayed_after_a_newer_one_is_skipped_not_rolled_back(
+def at(event: dict[str, Any], message_id: str, minute: int, **traits: Any) -> dict[str, Any]:
+    return {**event, "messageId": message_id, "timestamp": f"2026-11-20T10:{minute:02d}:00Z", "traits": traits}
+
+
+def test_later_requests_of_a_person_queue_behind_what_is_waiting_and_replay_in_order(
     api: Api, stack: Stack, sandbox: SandboxControl, fast: None
 ) -> None:
-    older = {**identify("u1", name="Old Name"), "messageId": "i-old", "timestamp": "2026-11-20T10:00:00Z"}
-    newer = {**identify("u1", name="New Name"), "messageId": "i-new", "timestamp": "2026-11-20T10:05:00Z"}
-    old_group = {
-        **group("u1", "acme"),
-        "traits": {"tier": "old"},
-        "messageId": "g-old",
-        "timestamp": "2026-11-20T10:00:00Z",
-    }
-    new_group = {
-        **group("u1", "acme"),
-        "traits": {"tier": "new"},
-        "messageId": "g-new",
-        "timestamp": "2026-11-20T10:05:00Z",
-    }
-    sandbox.configure(faults=[{"status": 503}])  # Intercom down: both queued
-    assert api.batch(older, old_group).status == 200
-    assert len(stack.peek()) == 2
+    sandbox.configure(faults=[{"status": 503}])  # Intercom down: the first identify waits in the queue
+    assert api.batch(at(identify("u1"), "i-old", 0, name="Old Name")).status == 200
     sandbox.configure(faults=[])
-    assert api.batch(newer, new_group).status == 200  # Intercom back: the newer events go straight through
+    before = len(sandbox.requests())
+    assert api.batch(at(identify("u1"), "i-new", 5, name="New Name")).status == 200
+    assert len(sandbox.requests()) == before  # Intercom is back, but u1's new event must not overtake
+    waiting = stack.peek()
+    assert [m.event["messageId"] for m in waiting] == ["i-old", "i-new"]
+    assert waiting[1].last_error.code == "queued_behind"
+    assert api.batch(at(identify("u2"), "i-other", 5, name="Other")).status == 200  # others are not held up
+    assert stack.replay()["delivered"] == 2
+    contacts = {c["external_id"]: c["name"] for c in sandbox.state()["contacts"]}
+    assert contacts == {"u1": "New Name", "u2": "Other"}
+    assert api.batch(at(track("u1", "Paid", "m-1"), "m-1", 6)).status == 200  # nothing waits any more
+    assert len(sandbox.state()["events"]) == 1
+
+
+def test_a_replay_older_than_what_was_applied_is_skipped_as_stale(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    """Newer events can get through first: a group waiting for its contact lets the identify and a newer
+    group pass, and after an hour (or SQS parking a message itself) a person's waiting count expires."""
+    assert api.batch(at(group("u1", "acme"), "g-old", 0, tier="old")).status == 200  # no contact yet: queued
+    sandbox.configure(faults=[{"status": 503}])
+    assert api.batch(at(identify("u1"), "i-old", 1, name="Old Name")).status == 200  # queued (503)
+    sandbox.configure(faults=[])
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
+    for page in dynamodb.get_paginator("scan").paginate(TableName=stack.resources.table):
+        for item in page["Items"]:
+            if item["id"]["S"].startswith("intercom-destination#person#"):  # the hour has passed
+                dynamodb.update_item(
+                    TableName=stack.resources.table, Key={"id": item["id"]}, UpdateExpression="REMOVE waiting_until"
+                )
+    newer = [at(identify("u1"), "i-new", 5, name="New Name"), at(group("u1", "acme"), "g-new", 5, tier="new")]
+    assert api.batch(*newer).status == 200
     summary = stack.replay()
     assert (summary["stale"], summary["delivered"]) == (2, 0)
     (contact,) = sandbox.state()["contacts"]

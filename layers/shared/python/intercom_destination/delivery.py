@@ -37,11 +37,15 @@ logger = Logger(child=True)
 T = TypeVar("T")
 
 
+#: The error code of a call that waits for a later event of its person (a group or track before the identify).
+WAITS_FOR_LATER_EVENT = "contact_not_found"
+
+
 class ContactNotFoundError(RetryableError):
     """The call's contact is not in Intercom (yet): a group or track that arrived before its identify."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(404, "contact_not_found", f"no Intercom contact for {what} yet")
+        super().__init__(404, WAITS_FOR_LATER_EVENT, f"no Intercom contact for {what} yet")
 
 
 class EmailOwnedByOtherUserError(PermanentError):

@@ -6,8 +6,11 @@ stale (an identify or group older than one already applied to that person: newes
 parked (Intercom refused it for good). The caller gets 200 only when all of that is durable; if SQS
 refuses the messages, the claims are released and the caller gets 503, so the SDK resends.
 
-Events of one person are handled in request order; once one of them is queued, the person's later
-events are queued behind it, so the redrive function replays them in order too.
+Events of one person are handled in request order; once one of them is queued for a passing failure,
+the person's later events are queued behind it, in this request and (through the person record) in
+later ones, so the redrive function replays them in order too. A group or track queued because its
+contact is not in Intercom yet is the exception: it waits for a later event (the identify), which must
+not wait behind it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import intercom
 from .dedupe import Claim, Dedupe, idempotency_key
-from .delivery import Deliverer, DeliveryError
+from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .inbound import (
     Item,
@@ -195,6 +198,13 @@ class Ingest:
         ]
         outcomes = [pair for future in futures for pair in future.result()]
         self._make_durable(outcomes)
+        waiting = Counter(
+            outcome.message.person
+            for _, outcome in outcomes
+            if outcome.name == "queued" and outcome.message and outcome.message.last_error.code != WAITS_FOR_LATER_EVENT
+        )
+        if waiting:
+            self._people.queued(dict(waiting), time.time())
         delivered = {work.index for work, outcome in outcomes if outcome.name == "delivered"}
         self._people.record([
             (person_group(person), work.version)
@@ -242,10 +252,15 @@ class Ingest:
         return None
 
     def _read_people(self, people: list[tuple[str, list[_Work]]]) -> dict[str, Applied]:
-        """One read for every person whose identify or group this request carries. Unreadable records
-        mean no staleness check (deliver as before the record existed), never a refused event."""
+        """One read (BatchGetItem per 100) for every person of this request with something to deliver.
+        Unreadable records mean no staleness or waiting check (deliver as if no record existed), never
+        a refused event."""
         groups = [person_group(person) for person, queue in people]
-        wanted = [group for group, (_, queue) in zip(groups, people, strict=True) if any(w.version for w in queue)]
+        wanted = [
+            group
+            for group, (_, queue) in zip(groups, people, strict=True)
+            if any(not isinstance(work.plan, Skip) for work in queue)
+        ]
         try:
             records = self._people.read(wanted) if wanted else {}
         except (BotoCoreError, ClientError):
@@ -277,7 +292,7 @@ class Ingest:
         received_at: datetime,
     ) -> list[tuple[_Work, _Outcome]]:
         results: list[tuple[_Work, _Outcome]] = []
-        queued_before = False
+        queued_before = applied.has_waiting(time.time())  # behind what earlier requests queued
         for work in queue:
             if isinstance(work.plan, Skip):
                 results.append((work, _Outcome("skipped")))
@@ -307,7 +322,8 @@ class Ingest:
                 message = _queued(work, person, received_at, failure)
                 if failure.error.retryable:
                     results.append((work, _Outcome("queued", message)))
-                    queued_before = True
+                    # A contact not in Intercom yet waits for a later event (the identify): never behind it.
+                    queued_before = queued_before or failure.error.code != WAITS_FOR_LATER_EVENT
                 else:
                     results.append((work, _Outcome("parked", message.parked())))
                 continue

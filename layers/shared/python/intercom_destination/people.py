@@ -4,6 +4,8 @@ outlives a warm function and is shared by ingest and the redrive.
 - Newest wins: per person, the event time of the last identify applied, and of the last group applied per
   company. An identify or group older than that (a replay after a newer event got through, or an SDK
   flushing an old offline queue) is skipped as `stale` instead of rolling the contact back.
+- Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure; while
+  some do, the person's new events are queued behind them (across requests, as FIFO does within one).
 - Leads: email → the lead we created for it. A user identify with that email merges the lead even when
   Intercom's search has not indexed it yet and the warm cache is gone (a replay in a new function).
 
@@ -32,6 +34,9 @@ _LEAD = "intercom-destination#lead#"
 #: SQS keeps a message 14 days; a day more, and no replay can be older than the record.
 RETENTION_SECONDS = 15 * 24 * 3600
 _BATCH_GET_KEYS = 100
+#: How long a person's new events queue behind their waiting ones, from the last one queued. Bounds the
+#: harm of a count that SQS's own maxReceiveCount parking left too high: an hour of queueing, no loss.
+WAITING_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,12 @@ class Applied:
 
     identify_at: int | None = None
     group_at: dict[str, int] = field(default_factory=dict)
+    waiting: int = 0  # messages of this person in the dead-letter queue for a passing failure
+    waiting_until: int = 0  # unix s; past it, `waiting` is not trusted (SQS may have parked them itself)
+
+    def has_waiting(self, now: float) -> bool:
+        """Queue this person's new events behind the ones already waiting, so none overtakes them."""
+        return self.waiting > 0 and now < self.waiting_until
 
     def is_stale(self, version: Version) -> bool:
         last = self.identify_at if version.action == "identify" else self.group_at.get(_hash(version.company or ""))
@@ -165,6 +176,24 @@ class People:
         except BotoCoreError as exc:
             logger.warning("person record not written", extra={"error": str(exc)[:300]})
 
+    # --- events waiting in the dead-letter queue --------------------------------------------------
+    def queued(self, counts: dict[str, int], now: float) -> None:
+        """`counts[person]` more of their messages wait for a passing failure (not for a later event)."""
+        for person, count in counts.items():
+            self._call(
+                "ADD waiting :n SET waiting_until = :until, expiration = :e",
+                person,
+                {
+                    ":n": {"N": str(count)},
+                    ":until": {"N": str(int(now) + WAITING_SECONDS)},
+                    ":e": {"N": str(int(now) + RETENTION_SECONDS)},
+                },
+            )
+
+    def replayed(self, person: str) -> None:
+        """One of the person's waiting messages left the queue (delivered, stale or parked)."""
+        self._call("ADD waiting :minus", person, {":minus": {"N": "-1"}, ":zero": {"N": "0"}}, "waiting > :zero")
+
     # --- leads ----------------------------------------------------------------------------------
     def lead(self, email: str) -> str | None:
         response = self._dynamodb.get_item(
@@ -193,4 +222,6 @@ def _applied(item: dict[str, Any]) -> Applied:
     return Applied(
         identify_at=int(identify) if identify is not None else None,
         group_at={company: int(value["N"]) for company, value in groups.items() if "N" in value},
+        waiting=int(item.get("waiting", {}).get("N", 0)),
+        waiting_until=int(item.get("waiting_until", {}).get("N", 0)),
     )

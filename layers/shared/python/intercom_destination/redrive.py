@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import bounded_json, intercom
-from .delivery import Deliverer, DeliveryError
+from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .intercom import RateLimitedError
 from .mapping import map_call
@@ -100,8 +100,9 @@ class Redrive:
         return True
 
     def _replay(self, received: Received, summary: Summary) -> int | None:
-        """None when the message is done (delivered or parked); else the backoff it was hidden for
-        (negative: rate-limited or out of time, stop the run)."""
+        """None when the run may go on with the person's next message (this one delivered, parked, or
+        waiting for a later event); else the backoff it was hidden for (negative: rate-limited or out of
+        time, stop the run)."""
         message = received.message
         summary.replayed += 1
         log: dict[str, Any] = {"message_id": message.message_id, "action": message.action, "step": message.step}
@@ -137,13 +138,15 @@ class Redrive:
             wait = self.backoff(received.receive_count)
             self._hide(received, wait, summary)
             logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
-            return wait
+            # Waiting for a later event of the person (the identify): let that one through meanwhile.
+            return None if error.code == WAITS_FOR_LATER_EVENT else wait
         except Exception as exc:  # a poison message (a mapping bug, an answer we never saw) must not stall the queue
             logger.exception("replay raised; parked", extra=log)
             poison = LastError(None, "replay_error", f"{type(exc).__name__}: {str(exc)[:300]}")
             self._park(received, poison, message.step, message.state, summary)
             return None
         self._dead_letters.delete(received.receipt)
+        self._left_queue(message)
         if applied:
             summary.delivered += 1
             logger.info("replayed", extra=log)
@@ -196,7 +199,13 @@ class Redrive:
         )
         self._parking.send_all([parked])
         self._dead_letters.delete(received.receipt)
+        self._left_queue(message)
         summary.parked += 1
+
+    def _left_queue(self, message: QueuedEvent) -> None:
+        """Count down the person's waiting messages (ingest counted those queued for a passing failure)."""
+        if message.last_error.code != WAITS_FOR_LATER_EVENT:
+            self._people.replayed(message.person)
 
 
 def unpark(parking: Queue, dead_letters: Queue) -> int:
