@@ -2,7 +2,7 @@
 
 1. Intercom calls per analytics call — Intercom's rate limit is the scarce resource — for each
    scenario, next to what Segment's and RudderStack's Intercom destinations spend
-   (docs: shared/docs/intercom-api.md §6).
+   (from their public source code).
 2. Time to answer an SDK batch through the full local path (HTTP → adapter → handler → Intercom
    sandbox), with the sandbox answering after a simulated Intercom round trip.
 """
@@ -20,7 +20,7 @@ from local import stack as local_stack
 from local.sandbox import SandboxControl
 from tests.conftest import Api
 
-#: (Segment actions-intercom-cloud, RudderStack intercom v2), from shared/docs/intercom-api.md §6.
+#: (Segment actions-intercom-cloud, RudderStack intercom v2), read from their public source code.
 PEERS = {
     "identify, new user": ("2", "2"),
     "identify, known user (warm function)": ("2", "2"),
