@@ -280,63 +280,52 @@ class Ingest:
         """One person's events in order: skip, de-duplicate, deliver, or queue behind an earlier failure.
         Every Intercom call ends by the deadline (intercom.deadline), not only starts before it."""
         with intercom.deadline(deadline):
-            return self._handle_events(person, queue, claims, applied, deadline, received_at)
-
-    def _handle_events(
-        self,
-        person: str,
-        queue: list[_Work],
-        claims: dict[int, Claim],
-        applied: Applied,
-        deadline: float,
-        received_at: datetime,
-    ) -> list[tuple[_Work, _Outcome]]:
-        results: list[tuple[_Work, _Outcome]] = []
-        queued_before = applied.has_waiting(time.time())  # behind what earlier requests queued
-        for work in queue:
-            if isinstance(work.plan, Skip):
-                results.append((work, _Outcome("skipped")))
-                continue
-            claim = claims[work.index]
-            if claim is not Claim.NEW:
-                results.append((work, _Outcome("duplicate" if claim is Claim.DONE else "busy")))
-                continue
-            if work.version and applied.is_stale(work.version):  # a newer identify/group was applied
-                results.append((work, _Outcome("stale")))
-                continue
-            if queued_before or self._clock() >= deadline:
-                code, text = (
-                    ("queued_behind", "an earlier event of this person is queued")
-                    if queued_before
-                    else ("deferred", "not delivered within the time budget")
-                )
-                message = _queued(work, person, received_at, DeliveryError(RetryableError(None, code, text)))
-                results.append((work, _Outcome("queued", message)))
-                queued_before = True
-                continue
-            try:
-                if isinstance(work.plan, Unmappable):
-                    raise DeliveryError(PermanentError(None, "mapping_error", work.plan.error))
-                self._deliverer.deliver(work.plan)
-            except DeliveryError as failure:
-                message = _queued(work, person, received_at, failure)
-                if failure.error.retryable:
+            results: list[tuple[_Work, _Outcome]] = []
+            queued_before = applied.has_waiting(time.time())  # behind what earlier requests queued
+            for work in queue:
+                if isinstance(work.plan, Skip):
+                    results.append((work, _Outcome("skipped")))
+                    continue
+                claim = claims[work.index]
+                if claim is not Claim.NEW:
+                    results.append((work, _Outcome("duplicate" if claim is Claim.DONE else "busy")))
+                    continue
+                if work.version and applied.is_stale(work.version):  # a newer identify/group was applied
+                    results.append((work, _Outcome("stale")))
+                    continue
+                if queued_before or self._clock() >= deadline:
+                    code, text = (
+                        ("queued_behind", "an earlier event of this person is queued")
+                        if queued_before
+                        else ("deferred", "not delivered within the time budget")
+                    )
+                    message = _queued(work, person, received_at, DeliveryError(RetryableError(None, code, text)))
                     results.append((work, _Outcome("queued", message)))
-                    # A contact not in Intercom yet waits for a later event (the identify): never behind it.
-                    queued_before = queued_before or failure.error.code != WAITS_FOR_LATER_EVENT
-                else:
-                    results.append((work, _Outcome("parked", message.parked())))
-                continue
-            except Exception as exc:  # an answer we did not foresee: keep the event, the redrive tries again
-                logger.exception("delivery failed unexpectedly; queueing", extra={"message_id": work.message_id})
-                error = RetryableError(None, "internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
-                results.append((work, _Outcome("queued", _queued(work, person, received_at, DeliveryError(error)))))
-                queued_before = True
-                continue
-            if work.version:
-                applied.note(work.version)
-            results.append((work, _Outcome("delivered")))
-        return results
+                    queued_before = True
+                    continue
+                try:
+                    if isinstance(work.plan, Unmappable):
+                        raise DeliveryError(PermanentError(None, "mapping_error", work.plan.error))
+                    self._deliverer.deliver(work.plan)
+                except DeliveryError as failure:
+                    message = _queued(work, person, received_at, failure)
+                    if failure.error.retryable:
+                        results.append((work, _Outcome("queued", message)))
+                        # A contact not in Intercom yet waits for a later event (the identify): never behind it.
+                        queued_before = queued_before or failure.error.code != WAITS_FOR_LATER_EVENT
+                    else:
+                        results.append((work, _Outcome("parked", message.parked())))
+                    continue
+                except Exception as exc:  # an answer we did not foresee: keep the event, the redrive tries again
+                    logger.exception("delivery failed unexpectedly; queueing", extra={"message_id": work.message_id})
+                    error = RetryableError(None, "internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
+                    results.append((work, _Outcome("queued", _queued(work, person, received_at, DeliveryError(error)))))
+                    queued_before = True
+                    continue
+                if work.version:
+                    applied.note(work.version)
+                results.append((work, _Outcome("delivered")))
+            return results
 
     def _claim(self, prepared: list[_Work]) -> dict[int, Claim]:
         """Claim every event to deliver, in batches, before the first Intercom call (by batch index). The
