@@ -519,3 +519,15 @@ def test_a_user_replayed_in_a_new_function_still_merges_the_lead_search_cannot_s
     assert stack.replay()["delivered"] == 1
     contacts = sandbox.state()["contacts"]
     assert [(c["role"], c["external_id"]) for c in contacts] == [("user", "u1")]
+
+
+def test_a_visitors_lead_and_their_user_are_different_subjects_for_newest_wins(
+    api: Api, sandbox: SandboxControl
+) -> None:
+    """One person (linked by email), two contacts: a newer lead identify must not make the user's
+    identify (with an older time) stale."""
+    lead = {"type": "identify", "anonymousId": "a1", "traits": {"email": "v@example.com"}}  # time: now
+    user = {**at(identify("u1"), "i-u1", 0, email="v@example.com", name="User")}  # 2026-11-20
+    assert api.batch(lead, user).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["role"], contact["external_id"], contact["name"]) == ("user", "u1", "User")

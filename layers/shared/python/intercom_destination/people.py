@@ -1,8 +1,8 @@
 """What we applied per person, and the leads we made, kept in DynamoDB (the idempotency table) so it
 outlives a warm function and is shared by ingest and the redrive.
 
-- Newest wins: per person, the event time of the last identify applied, and of the last group applied per
-  company. An identify or group older than that (a replay after a newer event got through, or an SDK
+- Newest wins: per person, the event time of the last identify applied to each of their contacts (the
+  user, a lead by email), and of the last group applied per company. An identify or group older than that (a replay after a newer event got through, or an SDK
   flushing an old offline queue) is skipped as `stale` instead of rolling the contact back.
 - Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure; while
   some do, the person's new events are queued behind them (across requests, as FIFO does within one).
@@ -41,27 +41,33 @@ WAITING_SECONDS = 3600
 
 @dataclass(frozen=True)
 class Version:
-    """What an identify or group would set, and as of when (its event time, unix ms)."""
+    """What an identify or group overwrites (its subject: the contact, or the company of a group) and as of
+    when (its event time, unix ms)."""
 
-    action: str  # identify or group
+    subject: str
     occurred_ms: int
-    company: str | None = None  # the groupId of a group
 
 
 def version_of(call: Identify | Track | Page | Screen | Group | Alias, received_at: datetime) -> Version | None:
-    """Only identify and group overwrite state; tracks are events of their own time."""
-    if isinstance(call, Identify | Group):
-        occurred_ms = int(call.occurred_at(received_at).timestamp() * 1000)
-        return Version(call.type, occurred_ms, call.groupId if isinstance(call, Group) else None)
-    return None
+    """Only identify and group overwrite state; tracks are events of their own time. A visitor's lead
+    (by email) and their user (by userId) are different contacts, so different subjects."""
+    if isinstance(call, Group):
+        subject = f"group:{call.groupId}"
+    elif isinstance(call, Identify):
+        email = call.traits.get("email")
+        if call.userId is None and not isinstance(email, str):
+            return None
+        subject = f"user:{call.userId}" if call.userId is not None else f"email:{str(email).strip().lower()}"
+    else:
+        return None
+    return Version(subject, int(call.occurred_at(received_at).timestamp() * 1000))
 
 
 @dataclass
 class Applied:
-    """One person's record: event times (unix ms) of the last identify and of the last group per company."""
+    """One person's record: per subject, the event time (unix ms) of the last identify or group applied."""
 
-    identify_at: int | None = None
-    group_at: dict[str, int] = field(default_factory=dict)
+    applied_at: dict[str, int] = field(default_factory=dict)  # keys are hashes of subjects
     waiting: int = 0  # messages of this person in the dead-letter queue for a passing failure
     waiting_until: int = 0  # unix s; past it, `waiting` is not trusted (SQS may have parked them itself)
 
@@ -70,16 +76,13 @@ class Applied:
         return self.waiting > 0 and now < self.waiting_until
 
     def is_stale(self, version: Version) -> bool:
-        last = self.identify_at if version.action == "identify" else self.group_at.get(_hash(version.company or ""))
+        last = self.applied_at.get(_hash(version.subject))
         return last is not None and version.occurred_ms < last
 
     def note(self, version: Version) -> None:
         """Applied now: later, older events of this person in the same run are stale too."""
-        if version.action == "identify":
-            self.identify_at = max(self.identify_at or 0, version.occurred_ms)
-        else:
-            key = _hash(version.company or "")
-            self.group_at[key] = max(self.group_at.get(key, 0), version.occurred_ms)
+        key = _hash(version.subject)
+        self.applied_at[key] = max(self.applied_at.get(key, 0), version.occurred_ms)
 
 
 def _hash(value: str) -> str:
@@ -131,24 +134,20 @@ class People:
             list(self._executor.map(lambda entry: self._record_one(*entry), applied))
 
     def _record_one(self, person: str, version: Version) -> None:
-        expires = int(self._clock()) + RETENTION_SECONDS
-        company, occurred_ms = version.company, version.occurred_ms
-        if version.action == "identify":
-            update, condition = (
-                "SET identify_at = :t, expiration = :e",
-                "attribute_not_exists(identify_at) OR identify_at < :t",
-            )
-            names: dict[str, str] = {}
-        else:  # a map attribute needs its parent first: one call creates it if missing, a second sets the company
-            self._call(
-                update_expression="SET group_at = if_not_exists(group_at, :empty), expiration = :e",
-                key=person,
-                values={":empty": {"M": {}}, ":e": {"N": str(expires)}},
-            )
-            update = "SET group_at.#company = :t, expiration = :e"
-            condition = "attribute_not_exists(group_at.#company) OR group_at.#company < :t"
-            names = {"#company": _hash(company or "")}
-        self._call(update, person, {":t": {"N": str(occurred_ms)}, ":e": {"N": str(expires)}}, condition, names)
+        expires = {":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}}
+        # A map attribute needs its parent first: one call creates it if missing, a second sets the subject.
+        self._call(
+            "SET applied_at = if_not_exists(applied_at, :empty), expiration = :e",
+            person,
+            {":empty": {"M": {}}, **expires},
+        )
+        self._call(
+            "SET applied_at.#subject = :t, expiration = :e",
+            person,
+            {":t": {"N": str(version.occurred_ms)}, **expires},
+            "attribute_not_exists(applied_at.#subject) OR applied_at.#subject < :t",
+            {"#subject": _hash(version.subject)},
+        )
 
     def _call(
         self,
@@ -217,11 +216,10 @@ class People:
 
 
 def _applied(item: dict[str, Any]) -> Applied:
-    identify = item.get("identify_at", {}).get("N")
-    groups = item.get("group_at", {}).get("M", {})
     return Applied(
-        identify_at=int(identify) if identify is not None else None,
-        group_at={company: int(value["N"]) for company, value in groups.items() if "N" in value},
+        applied_at={
+            key: int(value["N"]) for key, value in item.get("applied_at", {}).get("M", {}).items() if "N" in value
+        },
         waiting=int(item.get("waiting", {}).get("N", 0)),
         waiting_until=int(item.get("waiting_until", {}).get("N", 0)),
     )
