@@ -7,7 +7,8 @@ sandbox) and prints min and median beside its target, twice:
   on FIFO queues holding thousands of messages;
 - against a modelled AWS endpoint: an in-process stand-in for the SQS and DynamoDB clients that answers
   each call after a fixed AWS-like latency (SendMessageBatch 20 ms, TransactWriteItems 15 ms,
-  BatchWriteItem 10 ms; typical in-region figures, not measured here). It measures the budget logic
+  BatchWriteItem 10 ms, BatchGetItem 8 ms, UpdateItem 6 ms; typical in-region figures, not measured
+  here). It measures the budget logic
   (parallel lanes, batched claims) without moto's cost; it is a model, not AWS.
 Baseline in the same run: the time budget itself (DELIVERY_BUDGET_SECONDS), which every answer exceeds
 by the durability work after it.
@@ -35,7 +36,13 @@ from tests.conftest import Api
 class ModelledAws:
     """SQS and DynamoDB calls the ingest function makes, each answered after an AWS-like latency."""
 
-    LATENCY = {"send_message_batch": 0.020, "transact_write_items": 0.015, "batch_write_item": 0.010}
+    LATENCY = {
+        "send_message_batch": 0.020,
+        "transact_write_items": 0.015,
+        "batch_write_item": 0.010,
+        "batch_get_item": 0.008,
+        "update_item": 0.006,
+    }
 
     def __init__(self, service: str) -> None:
         self.service = service
@@ -58,6 +65,14 @@ class ModelledAws:
     def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         self._call("batch_write_item")
         return {"UnprocessedItems": {}}
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self._call("batch_get_item")
+        return {"Responses": {}, "UnprocessedKeys": {}}  # nobody has a record yet
+
+    def update_item(self, **_: Any) -> dict[str, Any]:
+        self._call("update_item")
+        return {}
 
 
 @contextmanager

@@ -198,6 +198,15 @@ class Ingest:
         ]
         outcomes = [pair for future in futures for pair in future.result()]
         self._make_durable(outcomes)
+        self._remember(outcomes, {work.index: person_group(person) for person, queue in people for work in queue})
+        for work, outcome in outcomes:
+            self._record(report, work, outcome)
+        logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
+        return report.answer()
+
+    def _remember(self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, str]) -> None:
+        """Per person: how many more of their messages now wait for a passing failure, and the identify
+        and group versions applied (newest wins). Best effort: People logs what it cannot write."""
         waiting = Counter(
             outcome.message.person
             for _, outcome in outcomes
@@ -205,17 +214,11 @@ class Ingest:
         )
         if waiting:
             self._people.queued(dict(waiting), time.time())
-        delivered = {work.index for work, outcome in outcomes if outcome.name == "delivered"}
         self._people.record([
-            (person_group(person), work.version)
-            for person, queue in people
-            for work in queue
-            if work.version and work.index in delivered
+            (person_of[work.index], work.version)
+            for work, outcome in outcomes
+            if work.version and outcome.name == "delivered"
         ])  # fmt: skip
-        for work, outcome in outcomes:
-            self._record(report, work, outcome)
-        logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
-        return report.answer()
 
     def _prepare(self, item: Item, write_key: str, received_at: datetime, report: Report) -> _Work | None:
         """Validate and map one event; problems are recorded against its index and it is left out."""
@@ -236,6 +239,7 @@ class Ingest:
                     if integrations_allow(call.integrations)
                     else Skip("integrations object turns Intercom off")
                 )
+                version = version_of(call, received_at)
             except InvalidCallError as exc:
                 errors = exc.errors
             except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
@@ -243,7 +247,6 @@ class Ingest:
                 plan = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
                 return _Work(index, message_id, call_type, plan, data, idempotency_key(write_key, data))
             else:
-                version = version_of(call, received_at)
                 return _Work(index, message_id, call.type, plan, data, idempotency_key(write_key, data), version)
         report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
         for error in errors:

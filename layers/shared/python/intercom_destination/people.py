@@ -124,30 +124,31 @@ class People:
         return records
 
     def record(self, applied: list[tuple[str, Version]]) -> None:
-        """Remember what was just applied, per person. A conditional update per person and action: a
+        """Remember what was just applied, per person. A conditional update per person and subject: a
         concurrent newer write is never rolled back. Failures are logged: the worst outcome is that a
         later stale replay is applied, as it would be without this record."""
-        if self._executor is None or len(applied) < 2:
-            for person, version in applied:
-                self._record_one(person, version)
-        else:
-            list(self._executor.map(lambda entry: self._record_one(*entry), applied))
+        self._each(applied, lambda entry: self._record_one(*entry))
 
     def _record_one(self, person: str, version: Version) -> None:
         expires = {":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}}
-        # A map attribute needs its parent first: one call creates it if missing, a second sets the subject.
-        self._call(
-            "SET applied_at = if_not_exists(applied_at, :empty), expiration = :e",
-            person,
-            {":empty": {"M": {}}, **expires},
-        )
-        self._call(
+        set_subject = (
             "SET applied_at.#subject = :t, expiration = :e",
             person,
             {":t": {"N": str(version.occurred_ms)}, **expires},
             "attribute_not_exists(applied_at.#subject) OR applied_at.#subject < :t",
             {"#subject": _hash(version.subject)},
         )
+        if self._call(*set_subject) == "ValidationException":  # the person's first record: no map yet
+            self._call("SET applied_at = if_not_exists(applied_at, :empty)", person, {":empty": {"M": {}}})
+            self._call(*set_subject)
+
+    def _each(self, items: list[Any], call: Callable[[Any], object]) -> None:
+        """One DynamoDB call per item, in parallel: a 2,500-person batch must not write them in a row."""
+        if self._executor is None or len(items) < 2:
+            for item in items:
+                call(item)
+        else:
+            list(self._executor.map(call, items))
 
     def _call(
         self,
@@ -156,7 +157,8 @@ class People:
         values: dict[str, Any],
         condition: str | None = None,
         names: dict[str, str] | None = None,
-    ) -> None:
+    ) -> str | None:
+        """UpdateItem; returns DynamoDB's error code instead of raising (the records are best effort)."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"id": {"S": _PERSON + key}},
@@ -170,24 +172,27 @@ class People:
         try:
             self._dynamodb.update_item(**request)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code not in ("ConditionalCheckFailedException", "ValidationException"):
                 logger.warning("person record not written", extra={"error": str(exc)[:300]})
+            return code
         except BotoCoreError as exc:
             logger.warning("person record not written", extra={"error": str(exc)[:300]})
+            return type(exc).__name__
+        return None
 
     # --- events waiting in the dead-letter queue --------------------------------------------------
     def queued(self, counts: dict[str, int], now: float) -> None:
         """`counts[person]` more of their messages wait for a passing failure (not for a later event)."""
-        for person, count in counts.items():
-            self._call(
+        values = {":until": {"N": str(int(now) + WAITING_SECONDS)}, ":e": {"N": str(int(now) + RETENTION_SECONDS)}}
+        self._each(
+            list(counts.items()),
+            lambda entry: self._call(
                 "ADD waiting :n SET waiting_until = :until, expiration = :e",
-                person,
-                {
-                    ":n": {"N": str(count)},
-                    ":until": {"N": str(int(now) + WAITING_SECONDS)},
-                    ":e": {"N": str(int(now) + RETENTION_SECONDS)},
-                },
-            )
+                entry[0],
+                {":n": {"N": str(entry[1])}, **values},
+            ),
+        )
 
     def replayed(self, person: str) -> None:
         """One of the person's waiting messages left the queue (delivered, stale or parked)."""

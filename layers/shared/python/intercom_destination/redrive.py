@@ -24,7 +24,7 @@ from .events import FieldError, InvalidCallError, parse_call
 from .intercom import RateLimitedError
 from .mapping import map_call
 from .people import Applied, People, version_of
-from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, Received
+from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, QueueUnavailableError, Received
 from .settings import Settings
 
 logger = Logger(child=True)
@@ -89,7 +89,12 @@ class Redrive:
                 if self._clock() >= deadline:
                     self._release([*messages[position:], *_flatten(pending[number + 1 :])], summary)
                     return True
-                wait = self._replay(received, summary)
+                try:
+                    wait = self._replay(received, summary)
+                except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
+                    logger.exception("parking queue unavailable; the message stays queued")
+                    wait = -1
+                    self._release([received], summary)
                 if wait is None:
                     continue
                 self._release(messages[position + 1 :], summary)
