@@ -146,6 +146,40 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def hostile_bodies() -> dict[str, bytes]:
+    """~500 KB request bodies: ordinary events (the baseline) and the hostile shapes of the trust issue."""
+    event = '{"type": "track", "userId": "u1", "event": "Clicked", "properties": {"plan": "pro", "n": 12}}'
+    deep = '{"type": "identify", "userId": "u1", "traits": {"x": ' + "[" * 5000 + "]" * 5000 + "}}"
+    digits = '{"type": "identify", "userId": "u1", "traits": {"n": ' + "7" * 5000 + "}}"
+    floats = '{"type": "identify", "userId": "u1", "traits": {' + ", ".join(f'"k{i}": 1e400' for i in range(300)) + "}}"
+
+    def batch(one: str) -> bytes:
+        return ('{"batch": [' + ",".join([one] * (500_000 // len(one))) + "]}").encode()
+
+    return {"ordinary events": batch(event), "nesting 5,000 deep": batch(deep), "5,000-digit integers": batch(digits),
+            "1e400 floats": batch(floats)}  # fmt: skip
+
+
+def parse_cost(runs: int) -> list[tuple[str, str, str, str, str]]:
+    """CPU per KB to decode, bound and check a body (bounded_json.loads + problems per event), in-process."""
+    from intercom_destination import bounded_json
+
+    rows: list[tuple[str, str, str, str, str]] = []
+    baseline = 0.0
+    for name, body in hostile_bodies().items():
+        samples = []
+        for _ in range(max(runs, 3)):
+            started = time.process_time()
+            parsed = bounded_json.loads(body)
+            for event in parsed["batch"]:
+                bounded_json.problems(event)
+            samples.append((time.process_time() - started) * 1000 / (len(body) / 1024))
+        median = statistics.median(samples)
+        baseline = baseline or median
+        rows.append((name, f"{len(body) // 1024}", f"{min(samples):.3f}", f"{median:.3f}", f"{median / baseline:.1f}×"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario and endpoint (default 3)")
@@ -166,8 +200,10 @@ def main() -> None:
                     f"{statistics.median(timings):.2f}",
                     "yes" if max(timings) < scenario.target_seconds else "NO",
                 ))  # fmt: skip
-        print(f"Answer time in seconds, {args.runs} runs each (time budget for Intercom calls: {budget} s)\n")
+        print(f"Answer time in seconds, {args.runs} runs each (request time budget: {budget} s)\n")
         print(markdown(("scenario", "SQS/DynamoDB", "target", "min", "median", "all runs in target"), rows))
+        print("\nCPU to parse and bound a request body (ms per KB; ratio to ordinary events, same run)\n")
+        print(markdown(("body", "KB", "min", "median", "vs ordinary"), parse_cost(args.runs)))
     finally:
         running.stop()
 
