@@ -79,6 +79,15 @@ def test_dropped_fields_follow_the_documented_rules(api: Api, sandbox: SandboxCo
     assert events["Odd"]["metadata"] == {"k": "v"}
 
 
+def test_an_event_with_several_bad_fields_is_one_rejected_event_naming_each(api: Api, sandbox: SandboxControl) -> None:
+    reply = api.post(
+        "/v1/batch", raw=batch_text(GOOD, '{"type": "identify", "userId": "u2", "traits": {"a": NaN, "b": 1e400}}')
+    )
+    assert reply.status == 400
+    assert reply.body["message"].startswith("1 event(s) rejected")
+    assert [(e["index"], e["field"]) for e in reply.body["errors"]] == [(1, "traits.a"), (1, "traits.b")]
+
+
 def test_a_single_event_path_with_a_bad_field_is_a_400_naming_it(api: Api, sandbox: SandboxControl) -> None:
     reply = api.post("/v1/identify", raw=b'{"userId": "u4", "traits": {"n": 1e999}}')
     assert reply.status == 400

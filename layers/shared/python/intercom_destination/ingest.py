@@ -104,7 +104,8 @@ class Report:
                 dict(self.counts),
             )
         if self.rejected:
-            message = f"{len(self.rejected)} event(s) rejected; the other events were accepted"
+            events = len({error.index for error in self.rejected})  # an event may have several bad fields
+            message = f"{events} event(s) rejected; the other events were accepted"
             errors = sorted(self.rejected, key=_by_index)
             return Answer(400, _error_body("validation_failed", message, errors), counts=dict(self.counts))
         return Answer(200, {"success": True}, counts=dict(self.counts))
