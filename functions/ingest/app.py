@@ -18,7 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, RawRequest, RequestError
-from intercom_destination.ingest import Answer
+from intercom_destination.ingest import RETRY_AFTER_SECONDS, Answer
 from intercom_destination.wiring import ingest_service
 
 WEB_SCRIPT = (Path(__file__).parent / "web" / "intercom.js").read_text(encoding="utf-8")
@@ -82,7 +82,8 @@ def ingest(kind: str) -> Response:
 @app.exception_handler(RequestError)
 def request_error(exc: RequestError) -> Response:
     logger.info("request refused", extra={"status": exc.status, "code": exc.code})
-    return _json(exc.status, {"success": False, "code": exc.code, "message": exc.message})
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.status == 503 else None  # our outage: resend later
+    return _json(exc.status, {"success": False, "code": exc.code, "message": exc.message}, retry)
 
 
 @app.exception_handler(Exception)

@@ -370,6 +370,13 @@ def test_secrets_come_from_ssm_and_an_unreadable_token_queues_the_event(
     assert [c["external_id"] for c in sandbox.state()["contacts"]] == ["u1"]
 
 
+def test_unreadable_write_keys_are_a_503_to_resend_not_a_500(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    cold_start(stack, WRITE_KEYS="", WRITE_KEYS_PARAMETER="/test-ssm/missing-write-keys")
+    reply = api.batch(identify("u1"))
+    assert (reply.status, reply.body["code"], reply.headers["retry-after"]) == (503, "unavailable", "5")
+    assert sandbox.requests() == []
+
+
 def test_a_message_that_keeps_failing_is_parked_by_the_queues_own_redrive_policy(
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:

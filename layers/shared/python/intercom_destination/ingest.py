@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import intercom
@@ -33,6 +34,7 @@ from .events import FieldError, InvalidCallError, parse_call
 from .inbound import (
     Item,
     RawRequest,
+    RequestError,
     authenticate,
     decode_body,
     header_keys,
@@ -183,11 +185,12 @@ class Ingest:
         """Raises inbound.RequestError for request-level problems (nothing delivered)."""
         started = self._clock()
         settings = self._settings
+        accepted = self._read_keys()
         in_header = header_keys(request.headers)
         if in_header:  # checked before the body is inflated or parsed
-            authenticate(in_header, self._accepted_keys())
+            authenticate(in_header, accepted)
         body = parse_json_object(decode_body(request, settings.max_batch_bytes))
-        write_key = authenticate(presented_keys(request.headers, body), self._accepted_keys())
+        write_key = authenticate(presented_keys(request.headers, body), accepted)
         items = split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
 
         # Intercom calls end early enough to leave the durability work after them its time in the budget.
@@ -211,6 +214,14 @@ class Ingest:
             self._record(report, work, outcome)
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
         return report.answer()
+
+    def _read_keys(self) -> tuple[str, ...]:
+        """The accepted write keys; SSM unreachable is our outage, not the caller's fault: 503, resend."""
+        try:
+            return self._accepted_keys()
+        except GetParameterError:
+            logger.exception("write keys unreadable")
+            raise RequestError(503, "unavailable", "the destination cannot check write keys right now; retry") from None
 
     def _remember(self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, str]) -> None:
         """Per person: how many more of their messages now wait for a passing failure, and the identify

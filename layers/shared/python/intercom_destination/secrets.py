@@ -6,19 +6,34 @@ functions within five minutes without a redeploy.
 
 from __future__ import annotations
 
+from functools import cache
+
 from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
 
 from .settings import Settings, split_keys
 
 SECRET_MAX_AGE_SECONDS = 300
+#: A read sits on the request path once per five minutes: it must fail fast, inside the time budget.
+_SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
 
 
 class MissingSecretError(RuntimeError):
     """The deployment is misconfigured: neither the value nor a parameter name is set."""
 
 
+@cache
+def _ssm() -> parameters.SSMProvider:
+    return parameters.SSMProvider(boto_config=_SSM_CONFIG)
+
+
+def forget() -> None:
+    """Drop the provider and its cached values (a new execution environment, locally)."""
+    _ssm.cache_clear()
+
+
 def _parameter(name: str) -> str:
-    value = parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    value = _ssm().get(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
     return str(value)
 
 

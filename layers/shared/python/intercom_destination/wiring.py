@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.config import Config
 from urllib3.util import Timeout
 
+from . import secrets
 from .attributes import AttributeRegistry
 from .dedupe import Dedupe
 from .delivery import ContactCache, Deliverer
@@ -117,4 +118,5 @@ def reset() -> None:
     ingest_service.cache_clear()
     _executor.cache_clear()
     _people.cache_clear()
+    secrets.forget()
     redrive_service.cache_clear()
