@@ -1,8 +1,9 @@
 """Runs a mapped plan against Intercom with as few calls as correctness allows.
 
-Call budget (what peers spend in brackets, see docs/intercom-api.md §6):
-- identify, known user (cached id): 1 PUT [2: search + PUT]; unknown: POST, or POST → 409 → PUT the id
-  Intercom names, plus one lead search on a first create with an email (to merge that lead in).
+Call budget (what peers spend in brackets, from their public source):
+- identify, known user (cached id): 1 PUT [2: search + PUT]; unknown: POST, or POST → 409 → GET the
+  contact Intercom names (is it another user's?) → PUT it, plus one lead search on a first create with
+  an email (to merge that lead in).
 - group: company upsert + attach, plus one contact lookup when the contact id is not cached [3].
 - track by userId: 1 POST /events [1]; by email only: a cached or searched contact id, then the event.
 
