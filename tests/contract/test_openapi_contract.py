@@ -79,7 +79,8 @@ def test_all_operations_the_destination_uses_conform(api: Api, stack: Stack, san
     }
     other_lead = {"type": "identify", "anonymousId": "a2", "traits": {"email": "l@example.com"}}
     assert api.batch(lead, user, group, track, other_lead, lead_track, lead_group).status == 200
-    cold_start(stack)  # a cold function resolves contacts through Intercom rather than its cache
+    stack.clear()  # no person records: a cold function resolves contacts through Intercom, not a remembered id
+    cold_start(stack)
     assert api.batch({**group, "traits": {"name": "G2"}}, {**user, "traits": {"name": "Again"}}).status == 200
     sent = {operation(r["method"], r["path"]) for r in sandbox.requests()}
     assert sent >= OPERATIONS, OPERATIONS - sent

@@ -32,10 +32,40 @@ def test_repeat_identify_of_a_known_user_costs_one_call(api: Api, sandbox: Sandb
     assert contact["name"] == "Ada"
 
 
-def test_existing_user_in_a_cold_function_is_updated_via_409_never_duplicated(
+def test_a_known_user_in_a_cold_function_costs_one_put(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    """The person record remembers the contact id: a new function (empty warm cache) needs no lookup."""
+    assert api.batch(identify(email="ada@example.com")).status == 200
+    cold_start(stack)
+    before = len(sandbox.requests())
+    assert api.batch(identify(email="ada@example.com", name="Ada L.")).status == 200
+    assert [f"{r['method']} {r['status']}" for r in sandbox.requests()[before:]] == ["PUT 200"]
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["name"] == "Ada L."
+
+
+def test_a_remembered_contact_id_that_intercom_no_longer_has_heals(
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:
+    """The workspace lost the contact (deleted, merged away): the PUT's 404 forgets the id, the user is
+    created again, and the record learns the new id."""
     assert api.batch(identify(email="ada@example.com")).status == 200
+    sandbox.reset()  # Intercom forgot everything; our person record did not
+    cold_start(stack)
+    assert api.batch(identify(email="ada@example.com", name="Again")).status == 200
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["external_id"], contact["name"]) == ("u1", "Again")
+    cold_start(stack)
+    before = len(sandbox.requests())
+    assert api.batch(identify(email="ada@example.com", name="Third")).status == 200
+    assert [f"{r['method']} {r['path']}" for r in sandbox.requests()[before:]] == [f"PUT /contacts/{contact['id']}"]
+
+
+def test_a_user_we_never_recorded_is_updated_via_409_never_duplicated(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Created elsewhere (or before the record existed): the 409 names it, we check it is ours, then PUT."""
+    assert api.batch(identify(email="ada@example.com")).status == 200
+    stack.clear()  # no person records, no claims: as if another system had created the contact
     cold_start(stack)
     before = len(sandbox.requests())
     assert api.batch(identify(email="ada@example.com", name="Ada L.")).status == 200

@@ -126,6 +126,14 @@ class Deliverer:
         self._cache = cache
         self._leads = leads
 
+    def know(self, external_id: str, contact_id: str) -> None:
+        """A contact id remembered elsewhere (the person record): used like a warm cache entry."""
+        if self._cache.get(f"user:{external_id}") is None:
+            self._cache.put(contact_id, f"user:{external_id}")
+
+    def known(self, external_id: str) -> str | None:
+        return self._cache.get(f"user:{external_id}")
+
     def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> None:
         """Raises DeliveryError; its `error.retryable` says whether to try again later."""
         try:

@@ -44,8 +44,8 @@ from .inbound import (
 )
 from .intercom import PermanentError, RetryableError
 from .mapping import map_call
-from .mapping.plans import Plan, Skip
-from .people import Applied, People, Version, version_of
+from .mapping.plans import GroupPlan, IdentifyPlan, Plan, Skip, TrackPlan
+from .people import Applied, People, Version, contact_key, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
 from .settings import Settings
 
@@ -201,6 +201,7 @@ class Ingest:
         claims = self._claim(prepared)
         people = person_queues(prepared)
         records = self._read_people(people)
+        self._seed_contacts(people, records)
         futures = [
             self._executor.submit(
                 self._handle_person, person, queue, claims, records[person_group(person)], deadline, received_at
@@ -209,7 +210,9 @@ class Ingest:
         ]
         outcomes = [pair for future in futures for pair in future.result()]
         self._make_durable(outcomes)
-        self._remember(outcomes, {work.index: person_group(person) for person, queue in people for work in queue})
+        self._remember(
+            outcomes, {work.index: person_group(person) for person, queue in people for work in queue}, records
+        )
         for work, outcome in outcomes:
             self._record(report, work, outcome)
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
@@ -223,9 +226,20 @@ class Ingest:
             logger.exception("write keys unreadable")
             raise RequestError(503, "unavailable", "the destination cannot check write keys right now; retry") from None
 
-    def _remember(self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, str]) -> None:
-        """Per person: how many more of their messages now wait for a passing failure, and the identify
-        and group versions applied (newest wins). Best effort: People logs what it cannot write."""
+    def _seed_contacts(self, people: list[tuple[str, list[_Work]]], records: dict[str, Applied]) -> None:
+        """Contact ids the person records remember, for the users of this request."""
+        for person, queue in people:
+            record = records[person_group(person)]
+            for work in queue:
+                if (user := _external_id(work.plan)) and (contact_id := record.contact_ids.get(contact_key(user))):
+                    self._deliverer.know(user, contact_id)
+
+    def _remember(
+        self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, str], records: dict[str, Applied]
+    ) -> None:
+        """Per person: how many more of their messages now wait for a passing failure, the identify and
+        group versions applied (newest wins), and contact ids learned. Best effort: People logs what it
+        cannot write."""
         waiting = Counter(
             outcome.message.person
             for _, outcome in outcomes
@@ -238,6 +252,13 @@ class Ingest:
             for work, outcome in outcomes
             if work.version and outcome.name == "delivered"
         ])  # fmt: skip
+        learned = {}
+        for work, outcome in outcomes:
+            person, user = person_of[work.index], _external_id(work.plan)
+            contact_id = self._deliverer.known(user) if user and outcome.name == "delivered" else None
+            if user and contact_id and records[person].contact_ids.get(contact_key(user)) != contact_id:
+                learned[(person, user)] = contact_id
+        self._people.remember_contacts([(person, user, contact_id) for (person, user), contact_id in learned.items()])
 
     def _prepare(self, item: Item, write_key: str, received_at: datetime, report: Report) -> _Work | None:
         """Validate and map one event; problems are recorded against its index and it is left out."""
@@ -418,6 +439,10 @@ class Ingest:
             logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
         elif isinstance(work.plan, Skip):
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
+
+
+def _external_id(plan: Plan | Unmappable) -> str | None:
+    return plan.contact.external_id if isinstance(plan, IdentifyPlan | GroupPlan | TrackPlan) else None
 
 
 def _message_id(data: Any) -> str | None:

@@ -6,6 +6,8 @@ outlives a warm function and is shared by ingest and the redrive.
   flushing an old offline queue) is skipped as `stale` instead of rolling the contact back.
 - Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure; while
   some do, the person's new events are queued behind them (across requests, as FIFO does within one).
+- Contacts: a user's external_id → their Intercom contact id, so a new function (an empty warm cache)
+  writes to a known user with one PUT instead of a create that answers 409 and a read of its owner.
 - Leads: email → the lead we created for it. A user identify with that email merges the lead even when
   Intercom's search has not indexed it yet and the warm cache is gone (a replay in a new function).
 
@@ -70,6 +72,7 @@ class Applied:
     applied_at: dict[str, int] = field(default_factory=dict)  # keys are hashes of subjects
     waiting: int = 0  # messages of this person in the dead-letter queue for a passing failure
     waiting_until: int = 0  # unix s; past it, `waiting` is not trusted (SQS may have parked them itself)
+    contact_ids: dict[str, str] = field(default_factory=dict)  # hash of an external_id → Intercom contact id
 
     def has_waiting(self, now: float) -> bool:
         """Queue this person's new events behind the ones already waiting, so none overtakes them."""
@@ -87,6 +90,10 @@ class Applied:
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def contact_key(external_id: str) -> str:
+    return _hash(f"user:{external_id}")
 
 
 def lead_key(email: str) -> str:
@@ -141,6 +148,23 @@ class People:
         if self._call(*set_subject) == "ValidationException":  # the person's first record: no map yet
             self._call("SET applied_at = if_not_exists(applied_at, :empty)", person, {":empty": {"M": {}}})
             self._call(*set_subject)
+
+    def remember_contacts(self, learned: list[tuple[str, str, str]]) -> None:
+        """(person, external_id, Intercom contact id) learned this request: a new function finds the
+        contact without a lookup or a 409 (a stale id answers 404, is forgotten and looked up again)."""
+        self._each(learned, lambda entry: self._remember_contact(*entry))
+
+    def _remember_contact(self, person: str, external_id: str, contact_id: str) -> None:
+        set_id = (
+            "SET contact_ids.#user = :id",
+            person,
+            {":id": {"S": contact_id}},
+            None,
+            {"#user": contact_key(external_id)},
+        )
+        if self._call(*set_id) == "ValidationException":  # no map yet
+            self._call("SET contact_ids = if_not_exists(contact_ids, :empty)", person, {":empty": {"M": {}}})
+            self._call(*set_id)
 
     def _each(self, items: list[Any], call: Callable[[Any], object]) -> None:
         """One DynamoDB call per item, in parallel: a 2,500-person batch must not write them in a row."""
@@ -226,5 +250,8 @@ def _applied(item: dict[str, Any]) -> Applied:
             key: int(value["N"]) for key, value in item.get("applied_at", {}).get("M", {}).items() if "N" in value
         },
         waiting=int(item.get("waiting", {}).get("N", 0)),
+        contact_ids={
+            key: value["S"] for key, value in item.get("contact_ids", {}).get("M", {}).items() if "S" in value
+        },
         waiting_until=int(item.get("waiting_until", {}).get("N", 0)),
     )
