@@ -2,8 +2,9 @@
 outlives a warm function and is shared by ingest and the redrive.
 
 - Newest wins: per person, the event time of the last identify applied to each of their contacts (the
-  user, a lead by email), and of the last group applied per company. An identify or group older than that (a replay after a newer event got through, or an SDK
-  flushing an old offline queue) is skipped as `stale` instead of rolling the contact back.
+  user, a lead by email), and of the last group applied per company. An identify or group older than
+  that (a replay after a newer event got through, or an SDK flushing an old offline queue) is skipped
+  as `stale` instead of rolling the contact back.
 - Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure; while
   some do, the person's new events are queued behind them (across requests, as FIFO does within one).
 - Contacts: a user's external_id → their Intercom contact id, so a new function (an empty warm cache)
@@ -11,8 +12,8 @@ outlives a warm function and is shared by ingest and the redrive.
 - Leads: email → the lead we created for it. A user identify with that email merges the lead even when
   Intercom's search has not indexed it yet and the warm cache is gone (a replay in a new function).
 
-Ids are hashed in keys; only Intercom's own lead id is stored in clear. Records expire after the queues'
-retention, when no replay can be older.
+Our callers' ids are hashed in keys; only Intercom's own ids are stored in clear. A record expires after
+the queues' retention from its last write, when no replay can be older.
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def lead_key(email: str) -> str:
 
 
 class People:
+    """The person records and the lead memory, in the idempotency table (ids hashed, see above)."""
+
     def __init__(
         self, client: Any, table: str, executor: Executor | None = None, clock: Callable[[], float] = time.time
     ) -> None:
@@ -111,23 +114,30 @@ class People:
 
     # --- newest wins ----------------------------------------------------------------------------
     def read(self, people: Iterable[str]) -> dict[str, Applied]:
-        """Records of `people` (their FIFO group hashes), in as few BatchGetItem calls as DynamoDB allows.
-        Raises botocore errors: the caller decides what an unreadable record means."""
+        """Records of `people` (their FIFO group hashes): BatchGetItem per 100, in parallel. Raises
+        botocore errors: the caller decides what an unreadable record means."""
         wanted = list(dict.fromkeys(people))
         records = {person: Applied() for person in wanted}
-        for start in range(0, len(wanted), _BATCH_GET_KEYS):
-            keys: list[dict[str, Any]] = [
-                {"id": {"S": _PERSON + person}} for person in wanted[start : start + _BATCH_GET_KEYS]
-            ]
-            for _ in range(4):
-                response = self._dynamodb.batch_get_item(
-                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
-                )
-                for item in response.get("Responses", {}).get(self._table, []):
-                    records[item["id"]["S"].removeprefix(_PERSON)] = _applied(item)
-                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-                if not keys:
-                    break
+        chunks = [wanted[start : start + _BATCH_GET_KEYS] for start in range(0, len(wanted), _BATCH_GET_KEYS)]
+        found = (
+            self._executor.map(self._read_chunk, chunks)
+            if self._executor and len(chunks) > 1
+            else map(self._read_chunk, chunks)
+        )
+        for chunk in found:
+            records.update(chunk)
+        return records
+
+    def _read_chunk(self, people: list[str]) -> dict[str, Applied]:
+        records = {}
+        keys: list[dict[str, Any]] = [{"id": {"S": _PERSON + person}} for person in people]
+        for _ in range(4):  # what DynamoDB left unprocessed, again
+            response = self._dynamodb.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
+            for item in response.get("Responses", {}).get(self._table, []):
+                records[item["id"]["S"].removeprefix(_PERSON)] = _applied(item)
+            keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not keys:
+                break
         return records
 
     def record(self, applied: list[tuple[str, Version]]) -> None:
@@ -156,9 +166,9 @@ class People:
 
     def _remember_contact(self, person: str, external_id: str, contact_id: str) -> None:
         set_id = (
-            "SET contact_ids.#user = :id",
+            "SET contact_ids.#user = :id, expiration = :e",
             person,
-            {":id": {"S": contact_id}},
+            {":id": {"S": contact_id}, ":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}},
             None,
             {"#user": contact_key(external_id)},
         )
