@@ -553,3 +553,26 @@ def test_a_visitors_lead_and_their_user_are_different_subjects_for_newest_wins(
     assert api.batch(lead, user).status == 200
     (contact,) = sandbox.state()["contacts"]
     assert (contact["role"], contact["external_id"], contact["name"]) == ("user", "u1", "User")
+
+
+def test_two_redrive_runs_at_once_never_replay_a_message_twice(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    """The redrive function has no reserved concurrency (a new account's quota may not allow it): FIFO
+    hides a message group while one of its messages is in flight, so concurrent runs share the work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    users = [f"u{n}" for n in range(30)]
+    assert api.batch(*(identify(user) for user in users)).status == 200
+    sandbox.configure(faults=[{"status": 503, "path": "/events"}])
+    assert api.batch(*(track(user, "Paid", f"m-{user}") for user in users)).status == 200
+    assert stack.depth() == 30
+    sandbox.configure(faults=[], latency_ms=50)  # 30 calls: 1.5 s, long enough for the two runs to overlap
+    before = len(sandbox.requests())
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: stack.replay(), range(2)))
+    assert sum(run["delivered"] for run in runs) == 30
+    assert all(run["delivered"] > 0 for run in runs)  # both runs did part of the work
+    posts = [r for r in sandbox.requests()[before:] if r["method"] == "POST" and r["path"] == "/events"]
+    assert len(posts) == 30
+    assert stack.depth() == 0
