@@ -209,6 +209,23 @@ def test_revoked_token_keeps_everything_until_it_is_fixed(
     assert (len(state["contacts"]), len(state["events"])) == (1, 1)
 
 
+def test_a_revoked_token_is_counted_for_its_alarm(stack: Stack, sandbox: SandboxControl) -> None:
+    """The template alarms on `intercom_unauthorized`; the handler emits each answer's counts as metrics."""
+    import base64
+    import json
+    from datetime import UTC, datetime
+
+    from intercom_destination.inbound import RawRequest
+    from intercom_destination.wiring import ingest_service
+
+    sandbox.configure(token="rotated-elsewhere")
+    body = base64.b64encode(json.dumps({"batch": [identify("u1")]}).encode()).decode()
+    auth = "Basic " + base64.b64encode(b"dev-write-key:").decode()
+    request = RawRequest(body=body, is_base64_encoded=True, headers={"authorization": auth})
+    answer = ingest_service().handle("batch", request, datetime.now(UTC))
+    assert (answer.status, answer.counts["intercom_unauthorized"], answer.counts["identify.queued"]) == (200, 1, 1)
+
+
 def test_calls_hanging_past_the_timeout_are_queued_not_lost(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
     cold_start(stack, INTERCOM_READ_TIMEOUT="0.3", **FAST_BACKOFF)
     sandbox.configure(faults=[{"status": 0, "delay_seconds": 1, "path": "/events", "times": 1}])

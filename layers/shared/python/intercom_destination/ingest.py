@@ -435,6 +435,8 @@ class Ingest:
             error = outcome.message.last_error
             if outcome.name == "parked":
                 report.counts[f"parked.{error.code}"] += 1  # e.g. email_owned_by_other_user, for an alarm
+            if error.status in (401, 403):
+                report.counts["intercom_unauthorized"] += 1  # a revoked token: an alarm, events wait queued
             log |= {"status": error.status, "code": error.code, "error": error.message}
             logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
         elif isinstance(work.plan, Skip):
