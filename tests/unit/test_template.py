@@ -1,0 +1,58 @@
+"""The deploy contract of template.yaml that cfn-lint does not check (parsed with cfn-lint's own loader)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    parsed, errors = decode(str(TEMPLATE))
+    assert not errors
+    assert parsed is not None
+    return dict(parsed)
+
+
+def test_every_parameter_is_described_bounded_and_grouped_for_the_console(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(parameters)
+    for name, parameter in parameters.items():
+        assert parameter.get("Description"), name
+        if parameter["Type"] == "Number":
+            assert {"MinValue", "MaxValue"} <= set(parameter), name
+
+
+def test_stateful_resources_survive_a_stack_delete_or_replacement(template: dict[str, Any]) -> None:
+    kept = {"AWS::SQS::Queue", "AWS::DynamoDB::Table"}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] in kept:
+            assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("https://api.intercom.io", True),
+        ("https://proxy.example.com:8443/intercom", True),
+        ("http://api.intercom.io", False),
+        ("api.intercom.io", False),
+        ("https://", False),
+    ],
+)
+def test_the_token_never_goes_to_an_http_host(template: dict[str, Any], value: str, allowed: bool) -> None:
+    pattern = template["Parameters"]["IntercomApiBase"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is allowed
+
+
+def test_the_redrive_function_needs_no_reserved_concurrency(template: dict[str, Any]) -> None:
+    assert "ReservedConcurrentExecutions" not in template["Resources"]["RedriveFunction"]["Properties"]
