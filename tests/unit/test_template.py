@@ -56,3 +56,13 @@ def test_the_token_never_goes_to_an_http_host(template: dict[str, Any], value: s
 
 def test_the_redrive_function_needs_no_reserved_concurrency(template: dict[str, Any]) -> None:
     assert "ReservedConcurrentExecutions" not in template["Resources"]["RedriveFunction"]["Properties"]
+
+
+def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -> None:
+    import json
+
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    titles = [widget["properties"]["title"] for widget in widgets]
+    assert "Queue depths" in titles
+    assert "Events by type and outcome" in titles
