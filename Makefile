@@ -2,19 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 WEB_STAMP := tests/web/node_modules/.installed
 
-.PHONY: install browser dev replay unpark test lint unit bench soak clean
+.PHONY: install lock browser dev replay unpark test lint unit bench soak clean
 
-$(STAMP): pyproject.toml
+# Installs exactly the hashed lock: the same packages on every machine, or a refusal.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
+
+lock: install  ## regenerate the hashed locks from pyproject.toml and the layer's requirements
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras \
+		--extra dev --output-file $(LOCK) pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras \
+		--output-file layers/shared/requirements.lock layers/shared/requirements.txt
 
 # Web mode's tests: the real @segment/analytics-next from npm, and Debian's Chromium (no browser download).
 $(WEB_STAMP): tests/web/package.json tests/web/package-lock.json
