@@ -11,6 +11,8 @@ import os
 import signal
 import threading
 
+from intercom_destination.settings import split_keys
+
 from local import stack
 
 BANNER = """
@@ -48,7 +50,7 @@ def main() -> None:
     print(
         BANNER.format(
             url=running.url,
-            write_key=running.write_key,
+            write_key=split_keys(running.write_key)[0],  # several keys (rotation): the curl presents one
             intercom=f"sandbox at {sandbox.url}" if sandbox else running.intercom_api_base,
             aws=running.resources.endpoint,
             queue=running.resources.dead_letter_queue_url.rsplit("/", 1)[1],
