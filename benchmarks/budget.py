@@ -23,7 +23,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +131,7 @@ def measure(running: local_stack.Stack, scenario: Scenario, runs: int, modelled:
         running.clear()
         sandbox.configure(validate_requests=False, **scenario.knobs)
         overrides = {"INTERCOM_API_BASE": closed_port()} if scenario.intercom_down else {}
-        with modelled_aws() if modelled else _nothing():
+        with modelled_aws() if modelled else nullcontext():
             local_stack.configure(**running.function_env(**overrides))
             started = time.perf_counter()
             reply = api.batch(*scenario.events(run))
@@ -139,11 +139,6 @@ def measure(running: local_stack.Stack, scenario: Scenario, runs: int, modelled:
         assert reply.status == 200, (reply.status, str(reply.body)[:300])
     sandbox.configure(faults=[], latency_ms=0)
     return timings
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def hostile_bodies() -> dict[str, bytes]:

@@ -24,6 +24,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from .fanout import chunked, fan_out
+
 logger = Logger(child=True)
 #: Fields that differ between an SDK's sends of the same event.
 _VOLATILE = ("sentAt", "writeKey")
@@ -71,10 +73,8 @@ class Dedupe:
     def claim(self, keys: Sequence[str]) -> dict[str, Claim]:
         """Claim every key (duplicates in `keys` count once). Raises botocore errors if the table is
         unreachable: the caller then accepts none of these events (the SDK resends)."""
-        unique = list(dict.fromkeys(keys))
-        chunks = [unique[start : start + TRANSACTION_ITEMS] for start in range(0, len(unique), TRANSACTION_ITEMS)]
         claims: dict[str, Claim] = {}
-        for result in self._executor.map(self._claim_chunk, chunks):
+        for result in fan_out(self._executor, self._claim_chunk, chunked(list(dict.fromkeys(keys)), TRANSACTION_ITEMS)):
             claims.update(result)
         return claims
 
@@ -101,11 +101,11 @@ class Dedupe:
         return self._batch_write([{"DeleteRequest": {"Key": {"id": {"S": _PREFIX + key}}}} for key in set(keys)])
 
     # --- DynamoDB -------------------------------------------------------------------------------
-    def _claim_chunk(self, keys: list[str]) -> dict[str, Claim]:
+    def _claim_chunk(self, keys: Sequence[str]) -> dict[str, Claim]:
         """One transaction per round: a key whose live record fails the condition is decided by that record;
         the rest of a cancelled transaction is tried again. Contention left after the rounds is BUSY."""
         claims: dict[str, Claim] = {}
-        pending = keys
+        pending = list(keys)
         for _ in range(_ROUNDS):
             if not pending:
                 break
@@ -157,11 +157,11 @@ class Dedupe:
         }
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> list[str]:
-        chunks = [requests[start : start + BATCH_WRITE_ITEMS] for start in range(0, len(requests), BATCH_WRITE_ITEMS)]
-        return [key for failed in self._executor.map(self._write_chunk, chunks) for key in failed]
+        failures = fan_out(self._executor, self._write_chunk, chunked(requests, BATCH_WRITE_ITEMS))
+        return [key for failed in failures for key in failed]
 
-    def _write_chunk(self, requests: list[dict[str, Any]]) -> list[str]:
-        pending = requests
+    def _write_chunk(self, requests: Sequence[dict[str, Any]]) -> list[str]:
+        pending = list(requests)
         for round_number in range(_ROUNDS):
             try:
                 response = self._dynamodb.batch_write_item(RequestItems={self._table: pending})

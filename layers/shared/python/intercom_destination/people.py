@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +30,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .events import Alias, Group, Identify, Page, Screen, Track
+from .fanout import chunked, fan_out
 
 logger = Logger(child=True)
 _PERSON = "intercom-destination#person#"
@@ -118,17 +119,11 @@ class People:
         botocore errors: the caller decides what an unreadable record means."""
         wanted = list(dict.fromkeys(people))
         records = {person: Applied() for person in wanted}
-        chunks = [wanted[start : start + _BATCH_GET_KEYS] for start in range(0, len(wanted), _BATCH_GET_KEYS)]
-        found = (
-            self._executor.map(self._read_chunk, chunks)
-            if self._executor and len(chunks) > 1
-            else map(self._read_chunk, chunks)
-        )
-        for chunk in found:
-            records.update(chunk)
+        for found in fan_out(self._executor, self._read_chunk, chunked(wanted, _BATCH_GET_KEYS)):
+            records.update(found)
         return records
 
-    def _read_chunk(self, people: list[str]) -> dict[str, Applied]:
+    def _read_chunk(self, people: Sequence[str]) -> dict[str, Applied]:
         records = {}
         keys: list[dict[str, Any]] = [{"id": {"S": _PERSON + person}} for person in people]
         for _ in range(4):  # what DynamoDB left unprocessed, again
@@ -144,45 +139,41 @@ class People:
         """Remember what was just applied, per person. A conditional update per person and subject: a
         concurrent newer write is never rolled back. Failures are logged: the worst outcome is that a
         later stale replay is applied, as it would be without this record."""
-        self._each(applied, lambda entry: self._record_one(*entry))
+        fan_out(self._executor, lambda entry: self._record_one(*entry), applied)
 
     def _record_one(self, person: str, version: Version) -> None:
-        expires = {":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}}
-        set_subject = (
-            "SET applied_at.#subject = :t, expiration = :e",
+        self._set_in_map(
             person,
-            {":t": {"N": str(version.occurred_ms)}, **expires},
-            "attribute_not_exists(applied_at.#subject) OR applied_at.#subject < :t",
-            {"#subject": _hash(version.subject)},
+            "applied_at",
+            _hash(version.subject),
+            {"N": str(version.occurred_ms)},
+            "attribute_not_exists(applied_at.#key) OR applied_at.#key < :value",  # never roll back a newer one
         )
-        if self._call(*set_subject) == "ValidationException":  # the person's first record: no map yet
-            self._call("SET applied_at = if_not_exists(applied_at, :empty)", person, {":empty": {"M": {}}})
-            self._call(*set_subject)
 
     def remember_contacts(self, learned: list[tuple[str, str, str]]) -> None:
         """(person, external_id, Intercom contact id) learned this request: a new function finds the
         contact without a lookup or a 409 (a stale id answers 404, is forgotten and looked up again)."""
-        self._each(learned, lambda entry: self._remember_contact(*entry))
+        fan_out(self._executor, lambda entry: self._remember_contact(*entry), learned)
 
     def _remember_contact(self, person: str, external_id: str, contact_id: str) -> None:
-        set_id = (
-            "SET contact_ids.#user = :id, expiration = :e",
-            person,
-            {":id": {"S": contact_id}, ":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}},
-            None,
-            {"#user": contact_key(external_id)},
-        )
-        if self._call(*set_id) == "ValidationException":  # no map yet
-            self._call("SET contact_ids = if_not_exists(contact_ids, :empty)", person, {":empty": {"M": {}}})
-            self._call(*set_id)
+        self._set_in_map(person, "contact_ids", contact_key(external_id), {"S": contact_id})
 
-    def _each(self, items: list[Any], call: Callable[[Any], object]) -> None:
-        """One DynamoDB call per item, in parallel: a 2,500-person batch must not write them in a row."""
-        if self._executor is None or len(items) < 2:
-            for item in items:
-                call(item)
-        else:
-            list(self._executor.map(call, items))
+    def _set_in_map(
+        self, person: str, attribute: str, key: str, value: dict[str, str], condition: str | None = None
+    ) -> None:
+        """`attribute.key = value` in the person's record (refreshing its expiry). A map attribute must
+        exist before a key is set in it: on a person's first record the map is made, then the key set."""
+        expires = str(int(self._clock()) + RETENTION_SECONDS)
+        set_key = (
+            f"SET {attribute}.#key = :value, expiration = :e",
+            person,
+            {":value": value, ":e": {"N": expires}},
+            condition,
+            {"#key": key},
+        )
+        if self._call(*set_key) == "ValidationException":  # no map yet
+            self._call(f"SET {attribute} = if_not_exists({attribute}, :empty)", person, {":empty": {"M": {}}})
+            self._call(*set_key)
 
     def _call(
         self,
@@ -219,13 +210,14 @@ class People:
     def queued(self, counts: dict[str, int], now: float) -> None:
         """`counts[person]` more of their messages wait for a passing failure (not for a later event)."""
         values = {":until": {"N": str(int(now) + WAITING_SECONDS)}, ":e": {"N": str(int(now) + RETENTION_SECONDS)}}
-        self._each(
-            list(counts.items()),
+        fan_out(
+            self._executor,
             lambda entry: self._call(
                 "ADD waiting :n SET waiting_until = :until, expiration = :e",
                 entry[0],
                 {":n": {"N": str(entry[1])}, **values},
             ),
+            list(counts.items()),
         )
 
     def replayed(self, person: str) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .fanout import chunked, fan_out
+
 logger = Logger(child=True)
 
 #: SQS limits: 10 entries per batch call, 12 hours of visibility.
@@ -122,11 +124,7 @@ class Queue:
         for position, message in enumerate(messages):
             lane = lane_of.setdefault(message.person, len(lane_of) % self._lanes)
             lanes.setdefault(lane, []).append(position)
-        work = list(lanes.values())
-        if self._executor is None or len(work) < 2:
-            results = [self._send_lane(messages, positions) for positions in work]
-        else:
-            results = list(self._executor.map(lambda positions: self._send_lane(messages, positions), work))
+        results = fan_out(self._executor, lambda positions: self._send_lane(messages, positions), list(lanes.values()))
         return set().union(*results)
 
     def send_all(self, messages: list[QueuedEvent]) -> None:
@@ -137,8 +135,7 @@ class Queue:
     def _send_lane(self, messages: list[QueuedEvent], positions: list[int]) -> set[int]:
         refused: set[int] = set()
         stopped: set[str] = set()
-        for start in range(0, len(positions), BATCH_SIZE):
-            chunk = positions[start : start + BATCH_SIZE]
+        for chunk in chunked(positions, BATCH_SIZE):
             refused.update(position for position in chunk if messages[position].person in stopped)
             entries = {
                 str(position): {

@@ -63,7 +63,7 @@ class Redrive:
         """Replay until the queue shows nothing visible, the budget is spent, or Intercom rate-limits us."""
         deadline = self._clock() + budget_seconds
         summary = Summary()
-        with intercom.deadline(time.monotonic() + budget_seconds):
+        with intercom.deadline(deadline):  # the same monotonic clock: a call never outlives the run
             self._drain(deadline, summary)
         logger.info("redrive finished", extra=summary.as_dict())
         return summary
