@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 WEB_STAMP := tests/web/node_modules/.installed
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements/sam.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install lock browser dev replay unpark test lint unit bench soak clean
+.PHONY: install sam lock browser dev replay unpark test lint unit bench soak clean
 
 # Installs exactly the hashed lock: the same packages on every machine, or a refusal.
 $(STAMP): pyproject.toml $(LOCK)
@@ -18,11 +20,24 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
-lock: install  ## regenerate the hashed locks from pyproject.toml and the layer's requirements
-	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras \
-		--extra dev --output-file $(LOCK) pyproject.toml
-	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras \
+# The SAM CLI pins pydantic apart from our runtime, so it lives in a venv of its own, from its own lock.
+$(SAM_STAMP): requirements/sam.lock
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/sam.lock
+	rm -f $(SAM_VENV)/.installed-*
+	touch $(SAM_STAMP)
+
+sam: $(SAM_STAMP)
+
+COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras
+
+# The layer leaves out botocore and its own dependencies: the Lambda runtime has them (X-Ray's SDK asks for botocore).
+lock: install  ## regenerate the hashed locks from pyproject.toml, the layer's requirements and requirements/sam.in
+	$(COMPILE) --allow-unsafe --extra dev --output-file $(LOCK) pyproject.toml
+	$(COMPILE) --unsafe-package botocore --unsafe-package python-dateutil --unsafe-package six \
 		--output-file layers/shared/requirements.lock layers/shared/requirements.txt
+	$(COMPILE) --allow-unsafe --output-file requirements/sam.lock requirements/sam.in
 
 # Web mode's tests: the real @segment/analytics-next from npm, and Debian's Chromium (no browser download).
 $(WEB_STAMP): tests/web/package.json tests/web/package-lock.json
@@ -47,7 +62,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-test: lint browser  ## lint, types, then unit, integration, contract, end-to-end and browser tests
+test: lint browser sam  ## lint, types, then unit, integration, contract, end-to-end, browser and build tests
 	$(BIN)/pytest
 
 unit: install
@@ -61,4 +76,4 @@ soak: install  ## 1,000 events with 20 % of Intercom calls failing, replayed unt
 	$(BIN)/python -m benchmarks.soak
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

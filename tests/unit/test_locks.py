@@ -47,4 +47,11 @@ def test_the_layer_installs_the_runtime_pins_from_its_lock() -> None:
     layer = {name: version for name, version in runtime.items() if name != "boto3"}  # the Lambda runtime has boto3
     assert requirements == layer
     assert {name: lock.get(name) for name in layer} == layer
-    assert "boto3" not in lock
+    assert not {"boto3", "botocore", "python-dateutil"} & set(lock)  # left to the runtime
+
+
+def test_the_sam_cli_is_pinned_with_hashes_in_its_own_lock() -> None:
+    text = (ROOT / "requirements" / "sam.lock").read_text()
+    wanted = pins((ROOT / "requirements" / "sam.in").read_text())
+    assert {name: pins(text).get(name) for name in wanted} == wanted
+    assert text.count("--hash=sha256:") >= len(pins(text))

@@ -1,0 +1,59 @@
+"""What `sam deploy` would upload: the template passes SAM's own validation and linter, `sam build` succeeds
+without Docker or a local Python 3.13, and the layer it builds is small, for arm64 and 3.13, and leaves
+boto3/botocore to the Lambda runtime. Uses the SAM CLI from `.venv-sam` (`make sam`, run by `make test`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+LAYER_LIMIT_MB = 25  # unzipped; Lambda's limit for a function and its layers together is 250 MB
+
+
+def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    if not SAM.exists():
+        pytest.fail("the SAM CLI is not installed: run `make sam` (make test does)")
+    # The layer's Makefile calls pip: ours, so the build needs no global pip.
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    return subprocess.run([str(SAM), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def size_mb(folder: Path) -> float:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 1e6
+
+
+def test_the_template_passes_sam_validate_with_its_linter() -> None:
+    done = sam("validate", "--lint", "--template-file", "template.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "is a valid SAM Template" in done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build_dir = tmp_path_factory.mktemp("sam") / "build"
+    done = sam("build", "--build-dir", str(build_dir), "--cache-dir", str(build_dir.parent / "cache"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return build_dir
+
+
+def test_sam_build_packs_each_function_with_its_handler_only(built: Path) -> None:
+    for function in ("IngestFunction", "RedriveFunction"):
+        files = {path.name for path in (built / function).rglob("*.py")}
+        assert "app.py" in files, function
+        assert "intercom_destination" not in {path.name for path in (built / function).iterdir()}, function
+    assert (built / "IngestFunction" / "web" / "intercom.js").is_file()
+
+
+def test_the_built_layer_is_small_for_arm64_python_313_and_leaves_the_sdk_to_the_runtime(built: Path) -> None:
+    python = built / "SharedLayer" / "python"
+    packages = {path.name for path in python.iterdir()}
+    assert {"intercom_destination", "aws_lambda_powertools", "pydantic", "pydantic_core", "urllib3"} <= packages
+    assert not packages & {"boto3", "botocore", "s3transfer", "dateutil"}, packages & {"boto3", "botocore"}
+    native = [path.name for path in (python / "pydantic_core").glob("*.so")]
+    assert native and all("cpython-313-aarch64-linux-gnu" in name for name in native), native
+    assert size_mb(built / "SharedLayer") <= LAYER_LIMIT_MB, f"{size_mb(built / 'SharedLayer'):.1f} MB"
