@@ -7,7 +7,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination.settings import get_settings
-from intercom_destination.wiring import redrive_service
+from intercom_destination.telemetry import add_intercom_metrics
+from intercom_destination.wiring import drain_intercom_calls, redrive_service
 
 logger = Logger()
 tracer = Tracer()
@@ -24,4 +25,5 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict[str, int]:
     summary = redrive_service().drain(budget_seconds=max(min(get_settings().redrive_budget_seconds, remaining), 1))
     for name, value in summary.as_dict().items():
         metrics.add_metric(name=f"redrive.{name}", unit=MetricUnit.Count, value=value)
+    add_intercom_metrics(metrics, drain_intercom_calls())
     return summary.as_dict()

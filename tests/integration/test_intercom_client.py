@@ -72,6 +72,10 @@ def test_transient_503s_are_retried_by_the_transport(intercom: IntercomClient, s
     sandbox.configure(faults=[{"status": 503, "path": "/contacts", "times": 2}])
     intercom.create_contact({"role": "user", "external_id": "r"})
     assert [r["status"] for r in sandbox.requests()] == [503, 503, 200]
+    calls = intercom.calls.drain()  # every attempt is in the call log the handlers turn into metrics
+    assert [call.status for call in calls] == [503, 503, 200]
+    assert all(0 < call.seconds < 1 for call in calls)
+    assert intercom.calls.drain() == []
 
 
 def test_persistent_500_is_retryable_with_intercoms_message(intercom: IntercomClient, sandbox: SandboxControl) -> None:

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Metrics
 from cfnlint.decode import decode
+from intercom_destination.intercom import Call
+from intercom_destination.telemetry import add_intercom_metrics
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -66,3 +69,10 @@ def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -
     titles = [widget["properties"]["title"] for widget in widgets]
     assert "Queue depths" in titles
     assert "Events by type and outcome" in titles
+    shown = {metric[1] for widget in widgets for metric in widget["properties"]["metrics"]}
+    metrics = Metrics(namespace="IntercomDestination", service="intercom-destination")
+    add_intercom_metrics(metrics, [Call(200, 0.1), Call(429, 0.1)])
+    emitted = {name for name in metrics.serialize_metric_set() if name.startswith("intercom.")}
+    metrics.clear_metrics()
+    assert emitted == {"intercom.calls", "intercom.throttled", "intercom.failed", "intercom.latency"}
+    assert emitted <= shown

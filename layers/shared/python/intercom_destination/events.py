@@ -45,9 +45,12 @@ def _object(value: object) -> dict[str, Any]:
     return _reject("must be an object")
 
 
-OptionalId = Annotated[str | None, BeforeValidator(_optional_id)]
-JsonObject = Annotated[dict[str, Any], BeforeValidator(_object)]
-Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+# `json_schema_input_type`: what the API document (/openapi.json) says callers may send.
+OptionalId = Annotated[str | None, BeforeValidator(_optional_id, json_schema_input_type=str | int | float | None)]
+JsonObject = Annotated[dict[str, Any], BeforeValidator(_object, json_schema_input_type=dict[str, Any] | None)]
+Timestamp = Annotated[
+    datetime | None, BeforeValidator(parse_timestamp, json_schema_input_type=datetime | int | float | None)
+]
 
 CallType = Literal["identify", "track", "page", "screen", "group", "alias"]
 
@@ -136,17 +139,28 @@ class Group(BaseCall):
     """A group needs only groupId: PY-CIO and the Node SDKs send groups without a user."""
 
     type: Literal["group"]
-    groupId: Annotated[str, BeforeValidator(_optional_id)]
+    groupId: Annotated[str, BeforeValidator(_optional_id, json_schema_input_type=str | int | float)]
     traits: JsonObject = Field(default_factory=dict)
 
 
 class Alias(BaseCall):
     type: Literal["alias"]
-    userId: Annotated[str, BeforeValidator(_optional_id)]
-    previousId: Annotated[str, BeforeValidator(_optional_id)]
+    userId: Annotated[str, BeforeValidator(_optional_id, json_schema_input_type=str | int | float)]
+    previousId: Annotated[str, BeforeValidator(_optional_id, json_schema_input_type=str | int | float)]
 
 
 Call = Annotated[Identify | Track | Page | Screen | Group | Alias, Field(discriminator="type")]
+
+
+class Batch(BaseModel):
+    """The body of `/v1/batch`, `/v1/b` and `/v1/import`, as the API document shows it. The request is not
+    parsed with this model: each event is validated on its own, so one bad event never refuses the others."""
+
+    batch: list[Call] = Field(description="the calls; `context`, `integrations` and `sentAt` below fill each one's")
+    context: JsonObject = Field(default_factory=dict)
+    integrations: JsonObject = Field(default_factory=dict)
+    sentAt: Timestamp = None
+    writeKey: str | None = Field(default=None, description="the write key, when not sent as Basic user or Bearer")
 
 
 class FieldError(BaseModel):

@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import intercom
+from .answers import Accepted, EventsRefused, ItemError
 from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
@@ -67,26 +68,6 @@ class Answer:
     counts: dict[str, int] = field(default_factory=dict)  # `<type>.<outcome>` → events, for metrics
 
 
-@dataclass(frozen=True)
-class ItemError:
-    """One event the caller should know about, by position (batch index) and messageId."""
-
-    index: int
-    message_id: str | None
-    field: str
-    code: str
-    message: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "messageId": self.message_id,
-            "field": self.field,
-            "code": self.code,
-            "message": self.message,
-        }
-
-
 @dataclass
 class Report:
     """What happened to each event of a request; `counts` keys are `<type>.<outcome>` for metrics."""
@@ -110,7 +91,7 @@ class Report:
             message = f"{events} event(s) rejected; the other events were accepted"
             errors = sorted(self.rejected, key=_by_index)
             return Answer(400, _error_body("validation_failed", message, errors), counts=dict(self.counts))
-        return Answer(200, {"success": True}, counts=dict(self.counts))
+        return Answer(200, Accepted().model_dump(mode="json"), counts=dict(self.counts))
 
 
 def _by_index(error: ItemError) -> int:
@@ -118,7 +99,7 @@ def _by_index(error: ItemError) -> int:
 
 
 def _error_body(code: str, message: str, errors: list[ItemError]) -> dict[str, Any]:
-    return {"success": False, "code": code, "message": message, "errors": [e.as_json() for e in errors]}
+    return EventsRefused(code=code, message=message, errors=errors).model_dump(mode="json")
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,32 @@ class RateLimitState:
 
 
 @dataclass(frozen=True)
+class Call:
+    """One attempt: Intercom's status (0 when no answer came) and how long it took."""
+
+    status: int
+    seconds: float
+
+
+class CallLog:
+    """The attempts made since the handler last drained it: per invocation, they become the dashboard's
+    Intercom calls, throttles, server errors and latency."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+
+    def record(self, status: int, seconds: float) -> None:
+        with self._lock:
+            self._calls.append(Call(status, seconds))
+
+    def drain(self) -> list[Call]:
+        with self._lock:
+            calls, self._calls = self._calls, []
+        return calls
+
+
+@dataclass(frozen=True)
 class Contact:
     id: str
     role: str
@@ -167,6 +193,7 @@ class IntercomClient:
         }
         self._timeout = timeout
         self.rate_limit = rate_limit
+        self.calls = CallLog()
 
     # --- contacts -----------------------------------------------------------------------------
     def create_contact(self, body: ContactBody) -> Contact:
@@ -235,9 +262,11 @@ class IntercomClient:
         retry = TRANSPORT_RETRY
         while True:
             timeout = self._timeout_left()
+            started = time.monotonic()
             try:
                 response = self._pool.request(method, url, body=body, headers=headers, timeout=timeout, retries=False)
             except TransportError as exc:
+                self.calls.record(0, time.monotonic() - started)
                 try:
                     retry = retry.increment(method, url, error=exc)
                 except MaxRetryError:
@@ -245,6 +274,7 @@ class IntercomClient:
                 if not self._can_wait(retry.get_backoff_time()):
                     raise RetryableError(None, type(exc).__name__, _describe_transport(exc)) from None
             else:
+                self.calls.record(response.status, time.monotonic() - started)
                 if not retry.is_retry(method, response.status):
                     return response
                 try:

@@ -15,7 +15,7 @@ from .attributes import AttributeRegistry
 from .dedupe import Dedupe
 from .delivery import ContactCache, Deliverer
 from .ingest import Ingest
-from .intercom import IntercomClient, RateLimitState, RetryableError, new_pool
+from .intercom import Call, IntercomClient, RateLimitState, RetryableError, new_pool
 from .people import People
 from .queue import Queue
 from .redrive import Redrive
@@ -45,9 +45,9 @@ def _intercom_token(settings: Settings) -> str:
 
 
 @cache
-def _deliverer() -> Deliverer:
+def _client() -> IntercomClient:
     settings = get_settings()
-    client = IntercomClient(
+    return IntercomClient(
         new_pool(settings.delivery_concurrency),
         settings.api_base,
         lambda: _intercom_token(settings),
@@ -55,6 +55,17 @@ def _deliverer() -> Deliverer:
         Timeout(connect=settings.intercom_connect_timeout, read=settings.intercom_read_timeout),
         RateLimitState(),
     )
+
+
+def drain_intercom_calls() -> list[Call]:
+    """The Intercom calls made since the last drain, for the handlers' metrics (none if none was made)."""
+    return _client().calls.drain() if _client.cache_info().currsize else []
+
+
+@cache
+def _deliverer() -> Deliverer:
+    settings = get_settings()
+    client = _client()
     registry = AttributeRegistry(
         client,
         settings.custom_attribute_policy,
@@ -114,6 +125,7 @@ def redrive_service() -> Redrive:
 def reset() -> None:
     """Forget everything built (tests and the local stack simulate a cold start with this)."""
     get_settings.cache_clear()
+    _client.cache_clear()
     _deliverer.cache_clear()
     ingest_service.cache_clear()
     _executor.cache_clear()

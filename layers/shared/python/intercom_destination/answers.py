@@ -1,0 +1,44 @@
+"""The JSON bodies the ingest endpoint answers with. Answers are built from these types and the API
+document (`/openapi.json`) is generated from them, so the document cannot drift from what SDKs receive."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """One event the caller should know about, by position (batch index) and messageId."""
+
+    index: int = Field(description="position of the event in the batch (0 for a single call)")
+    messageId: str | None = Field(description="the event's messageId, when it had a usable one")
+    field: str = Field(description="the event's field at fault, as a dotted path; `(event)` for the whole event")
+    code: Literal["invalid_event", "not_accepted"] = Field(
+        description="`invalid_event`: fix the event, resending it as is fails again; `not_accepted`: resend it"
+    )
+    message: str = Field(description="what is wrong, for a person")
+
+
+class Accepted(BaseModel):
+    """Every event is delivered to Intercom, queued for replay, or was a duplicate/stale/skipped one."""
+
+    success: Literal[True] = True
+
+
+class Refused(BaseModel):
+    """Nothing in the request was accepted (bad auth, unreadable body, our own outage): fix it or resend it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    success: Literal[False] = False
+    code: str = Field(description="machine-readable reason, e.g. `unauthorized`, `invalid_request`")
+    message: str
+
+
+class EventsRefused(Refused):
+    """Some events were refused (400: fix them; the others were accepted) or not accepted (503: resend)."""
+
+    errors: list[ItemError] = Field(description="one entry per refused field or event, by batch index")

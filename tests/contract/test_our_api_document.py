@@ -1,0 +1,88 @@
+"""Our own API document: valid OpenAPI, every route of the resolver in it, and every answer the endpoint
+gives matching the schema the document promises for that status (checked over real HTTP)."""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+
+from local.adapter import load_handler
+from local.sandbox import SandboxControl
+from tests.conftest import Api, Reply
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def document(stack: Any) -> dict[str, Any]:
+    reply = Api(stack.url).request("GET", "/openapi.json")
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "application/json"
+    return reply.body
+
+
+def test_the_document_is_valid_openapi_with_the_write_key_schemes(document: dict[str, Any]) -> None:
+    validate(document)
+    assert document["openapi"].startswith("3.")
+    schemes = document["components"]["securitySchemes"]
+    assert {(s["type"], s["scheme"]) for s in schemes.values()} == {("http", "basic"), ("http", "bearer")}
+    operation = document["paths"]["/v1/{kind}"]["post"]
+    assert operation["security"] == [{name: []} for name in schemes]
+    (kind,) = operation["parameters"]
+    assert {"batch", "import", "identify", "t", "alias"} <= set(kind["schema"]["enum"])
+    bodies = {
+        ref["$ref"].rsplit("/", 1)[1]
+        for ref in operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    }
+    assert bodies == {"Batch", "Identify", "Track", "Page", "Screen", "Group", "Alias"}
+
+
+def test_every_route_of_the_resolver_is_in_the_document(document: dict[str, Any]) -> None:
+    handler = load_handler(ROOT / "functions" / "ingest" / "app.py", "ingest_app_for_document")
+    app = inspect.unwrap(handler).__globals__["app"]
+    routes = {(route.openapi_path, route.method.lower()) for route in app._static_routes + app._dynamic_routes}
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert routes - documented == {("/docs", "get")}  # the Swagger UI is the document's viewer, not in it
+    assert documented <= routes
+
+
+def test_the_swagger_ui_is_served_at_docs(stack: Any) -> None:
+    reply = Api(stack.url).request("GET", "/docs")
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/html")
+    assert "SwaggerUIBundle" in reply.body["raw"]
+
+
+def answers_as_documented(document: dict[str, Any], reply: Reply) -> None:
+    """The body validates against the schema the document gives for this status (refs resolved in place)."""
+    answers = document["paths"]["/v1/{kind}"]["post"]["responses"]
+    schema = answers[str(reply.status)]["content"]["application/json"]["schema"]
+    jsonschema.validate(reply.body, {**schema, "components": document["components"]})
+    for header in answers[str(reply.status)].get("headers", {}):
+        assert header.lower() in reply.headers
+
+
+def test_each_answer_of_the_endpoint_matches_the_document(
+    document: dict[str, Any], api: Api, sandbox: SandboxControl
+) -> None:
+    track = {"type": "track", "userId": "u-1", "event": "Signed Up"}
+    replies = [
+        api.batch(track),
+        api.batch(track, {"type": "track", "userId": "u-2"}),
+        api.post("/v1/batch", raw=b"{not json"),
+        api.post("/v1/batch", {"batch": []}, key="wrong"),
+        api.post("/v1/nope", {}),
+        api.post("/v1/batch", raw=gzip.compress(b"{}"), headers={"Content-Encoding": "br"}),
+        api.post("/v1/batch", raw=json.dumps({"batch": [track] * 20_000}).encode()),
+    ]
+    assert [reply.status for reply in replies] == [200, 400, 400, 401, 404, 415, 413]
+    assert replies[1].body["errors"][0]["field"] == "event"
+    for reply in replies:
+        answers_as_documented(document, reply)
