@@ -9,6 +9,7 @@ from intercom_destination.telemetry import LATENCY_SAMPLES, add_intercom_metrics
 
 def emitted(calls: list[Call]) -> dict[str, object]:
     metrics = Metrics(namespace="Test", service="test")
+    metrics.clear_metrics()  # powertools shares one metric set between instances (the handlers' too)
     add_intercom_metrics(metrics, calls)
     record: dict[str, object] = dict(metrics.serialize_metric_set()) if metrics.metric_set else {}
     metrics.clear_metrics()

@@ -71,6 +71,7 @@ def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -
     assert "Events by type and outcome" in titles
     shown = {metric[1] for widget in widgets for metric in widget["properties"]["metrics"]}
     metrics = Metrics(namespace="IntercomDestination", service="intercom-destination")
+    metrics.clear_metrics()  # shared between instances
     add_intercom_metrics(metrics, [Call(200, 0.1), Call(429, 0.1)])
     emitted = {name for name in metrics.serialize_metric_set() if name.startswith("intercom.")}
     metrics.clear_metrics()
