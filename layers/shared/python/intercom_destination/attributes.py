@@ -93,6 +93,7 @@ class AttributeRegistry:
         self._creating: dict[tuple[Model, str], threading.Lock] = {}
         self._budget = Budget(creates_per_minute, 60.0, clock)
         self._known: dict[Model, tuple[float, set[str]]] = {}
+        self._listing: dict[Model, threading.Lock] = {"contact": threading.Lock(), "company": threading.Lock()}
 
     def prepare(self, model: Model, attributes: dict[str, Scalar]) -> dict[str, Scalar]:
         """The attributes safe to send, after applying the policy to the undefined ones."""
@@ -151,15 +152,22 @@ class AttributeRegistry:
             self._known.pop(model, None)
 
     def _defined(self, model: Model) -> set[str]:
+        """The model's custom attributes: listed once per TTL, by one delivery thread while the others wait."""
+        if (cached := self._cached(model)) is not None:
+            return cached
+        with self._listing[model]:
+            if (cached := self._cached(model)) is not None:  # listed by another thread while this one waited
+                return cached
+            names = {
+                str(item["name"])
+                for item in self._client.list_attributes(model)
+                if item.get("custom") and not item.get("archived")
+            }
+            with self._lock:
+                self._known[model] = (self._clock(), names)
+            return names
+
+    def _cached(self, model: Model) -> set[str] | None:
         with self._lock:
             cached = self._known.get(model)
-            if cached and self._clock() - cached[0] < self._ttl:
-                return cached[1]
-        names = {
-            str(item["name"])
-            for item in self._client.list_attributes(model)
-            if item.get("custom") and not item.get("archived")
-        }
-        with self._lock:
-            self._known[model] = (self._clock(), names)
-        return names
+            return cached[1] if cached and self._clock() - cached[0] < self._ttl else None

@@ -7,20 +7,22 @@ Call budget (what peers spend in brackets, from their public source):
 - group: company upsert + attach, plus one contact lookup when the contact id is not cached [3].
 - track by userId: 1 POST /events [1]; by email only: a cached or searched contact id, then the event.
 
-Intercom ids learned on the way are cached per warm function (TTL), keyed by external_id and email.
+Repeat calls cost less through the identity map (identity.py): known contact and company ids need no
+lookup; an identify or company whose body is unchanged within the write window, and an attach already
+made, cost no call at all.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .attributes import AttributeRegistry, Model
+from .identity import IdentityCache, contact_keys, contact_subject, fingerprint
 from .intercom import (
     ConflictError,
     Contact,
@@ -31,7 +33,7 @@ from .intercom import (
     RetryableError,
     UnknownAttributeError,
 )
-from .mapping.plans import ContactBody, ContactRef, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
+from .mapping.plans import CompanyBody, ContactBody, ContactRef, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
 from .privacy import mask_email
 
 logger = Logger(child=True)
@@ -72,43 +74,6 @@ class DeliveryError(Exception):
         self.state = state or {}
 
 
-class ContactCache:
-    """External id / email → Intercom contact id, for `ttl` seconds (contacts are rarely deleted)."""
-
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._ids: dict[str, tuple[float, str]] = {}
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            entry = self._ids.get(key)
-            if entry is None or self._clock() - entry[0] >= self._ttl:
-                self._ids.pop(key, None)
-                return None
-            return entry[1]
-
-    def put(self, contact_id: str, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._ids[key] = (self._clock(), contact_id)
-
-    def evict(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._ids.pop(key, None)
-
-
-def _keys(ref: ContactRef) -> list[str]:
-    keys = []
-    if ref.external_id:
-        keys.append(f"user:{ref.external_id}")
-    if ref.email:
-        keys.append(f"email:{ref.email.lower()}")
-    return keys
-
-
 class LeadMemory(Protocol):
     """Durable email → lead id for the leads we created (people.People), so a merge survives a cold start."""
 
@@ -119,20 +84,28 @@ class LeadMemory(Protocol):
 
 class Deliverer:
     def __init__(
-        self, client: IntercomClient, registry: AttributeRegistry, cache: ContactCache, leads: LeadMemory
+        self,
+        client: IntercomClient,
+        registry: AttributeRegistry,
+        cache: IdentityCache,
+        leads: LeadMemory,
+        write_window: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._registry = registry
         self._cache = cache
         self._leads = leads
+        self._window = write_window
+        self._clock = clock
 
-    def know(self, external_id: str, contact_id: str) -> None:
-        """A contact id remembered elsewhere (the person record): used like a warm cache entry."""
-        if self._cache.get(f"user:{external_id}") is None:
-            self._cache.put(contact_id, f"user:{external_id}")
+    def recall(self, entries: Mapping[str, str]) -> None:
+        """Identity entries remembered durably (the person record), for keys not known fresher here."""
+        self._cache.recall(entries)
 
-    def known(self, external_id: str) -> str | None:
-        return self._cache.get(f"user:{external_id}")
+    def identity(self, keys: list[str]) -> dict[str, str]:
+        """What is known now of these identity keys, to save in the person record."""
+        return self._cache.snapshot(keys)
 
     def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> None:
         """Raises DeliveryError; its `error.retryable` says whether to try again later."""
@@ -160,16 +133,36 @@ class Deliverer:
         if attributes:
             body["custom_attributes"] = attributes
         ref = plan.contact
+        if ref.external_id is not None:
+            body["external_id"] = ref.external_id
+        subject = f"written:{contact_subject(ref)}"
+        if self._unchanged(subject, {**body, "role": plan.role}):
+            return
         if ref.external_id is None:
             self._write_by_email(plan, body)
-            return
-        body["external_id"] = ref.external_id
+        else:
+            self._write_user(ref, body)
+        self._written(subject, {**body, "role": plan.role})
+
+    def _write_user(self, ref: ContactRef, body: ContactBody) -> None:
         cached = self._cache.get(f"user:{ref.external_id}")
         if cached and self._update(cached, body, ref):
             return
         created = self._create(body, "user", ref)
         if created and ref.email:
             self._merge(ref.email, created.id)
+
+    def _unchanged(self, subject: str, body: Mapping[str, object]) -> bool:
+        """The same body was written within the window: writing it again would change nothing but
+        last_seen_at, which is coalesced to once per window."""
+        entry = self._cache.get(subject)
+        if not entry or self._window <= 0:
+            return False
+        written, _, at = entry.partition("@")
+        return written == fingerprint(body) and self._clock() - float(at or 0) < self._window
+
+    def _written(self, subject: str, body: Mapping[str, object]) -> None:
+        self._cache.put(f"{fingerprint(body)}@{int(self._clock())}", subject)
 
     def _merge(self, email: str, user_id: str) -> None:
         """The user exists now; if folding its leads in fails, a replay resumes at the merge alone."""
@@ -202,9 +195,9 @@ class Deliverer:
             if ref.external_id:
                 self._check_owner(conflict.existing_id, ref)
             self._client.update_contact(conflict.existing_id, body)
-            self._cache.put(conflict.existing_id, *_keys(ref))
+            self._cache.put(conflict.existing_id, *contact_keys(ref))
             return None
-        self._cache.put(contact.id, *_keys(ref))
+        self._cache.put(contact.id, *contact_keys(ref))
         return contact
 
     def _check_owner(self, contact_id: str, ref: ContactRef) -> None:
@@ -219,7 +212,7 @@ class Deliverer:
         try:
             self._client.update_contact(contact_id, body)
         except NotFoundError:
-            self._cache.evict(*_keys(ref))
+            self._cache.evict(*contact_keys(ref))
             return False
         return True
 
@@ -256,31 +249,62 @@ class Deliverer:
 
     # --- group ----------------------------------------------------------------------------------
     def _group(self, plan: GroupPlan, company_id: str | None) -> None:
-        """Upsert the company (unless a replay already did: `company_id` given), then attach the contact."""
+        """Upsert the company (unless unchanged, or a replay already did: `company_id` given), then attach
+        the contact unless that attach was made before."""
+        remembered = False
         if company_id is None:
-            company_id = self._with_attributes(
-                "company",
-                plan.custom_attributes,
-                lambda attrs: self._client.upsert_company(
-                    {**plan.company, "custom_attributes": attrs} if attrs else plan.company
-                ),
+            company_id, remembered = self._with_attributes(
+                "company", plan.custom_attributes, lambda attributes: self._company(plan, attributes)
             )
-        if not plan.contact:
+        subject = contact_subject(plan.contact)
+        if subject is None:
             return
+        attached = f"attached:{subject}:{plan.company['company_id']}"
+        known = self._known_contact(plan.contact)
+        if known and self._cache.get(attached) == f"{known}>{company_id}":
+            return  # this contact is attached to this company already (a re-created one is attached again)
         try:
-            self._attach(plan.contact, company_id)
+            try:
+                contact_id = self._attach(plan.contact, company_id)
+            except NotFoundError as exc:
+                if not remembered or exc.code != "company_not_found":
+                    raise  # a stray answer Intercom has been seen to give under concurrency: not ours to fix
+                self._forget_company(plan)  # the company we remembered is gone: upsert it again
+                company_id, _ = self._with_attributes(
+                    "company", plan.custom_attributes, lambda attributes: self._company(plan, attributes)
+                )
+                contact_id = self._attach(plan.contact, company_id)
         except IntercomError as exc:
             raise DeliveryError(exc, "attach", {"company": company_id}) from None
+        self._cache.put(f"{contact_id}>{company_id}", attached)
 
-    def _attach(self, contact: ContactRef, company_id: str) -> None:
+    def _company(self, plan: GroupPlan, attributes: dict[str, Scalar]) -> tuple[str, bool]:
+        """The company's Intercom id, and whether it was remembered (its body unchanged within the window)
+        rather than upserted now."""
+        company_id, body = plan.company["company_id"], _company_body(plan, attributes)
+        known = self._cache.get(f"company:{company_id}")
+        if known and self._unchanged(f"written:group:{company_id}", body):
+            return known, True
+        intercom_id = self._client.upsert_company(body)
+        self._cache.put(intercom_id, f"company:{company_id}")
+        self._written(f"written:group:{company_id}", body)
+        return intercom_id, False
+
+    def _forget_company(self, plan: GroupPlan) -> None:
+        company_id = plan.company["company_id"]
+        self._cache.evict(f"company:{company_id}", f"written:group:{company_id}")
+
+    def _attach(self, contact: ContactRef, company_id: str) -> str:
+        """Attach and return the contact's Intercom id."""
         contact_id = self._resolve(contact)
         try:
             self._client.attach_company(contact_id, company_id)
         except NotFoundError as exc:
             if exc.code == "company_not_found":
-                raise  # a stray answer Intercom has been seen to give under concurrency: not ours to fix
-            self._cache.evict(*_keys(contact))
+                raise
+            self._forget_contact(contact)
             raise ContactNotFoundError(_describe(contact)) from None
+        return contact_id
 
     # --- track ----------------------------------------------------------------------------------
     def _track(self, plan: TrackPlan) -> None:
@@ -290,10 +314,19 @@ class Deliverer:
         try:
             self._client.submit_event(plan.event, contact)
         except NotFoundError:
-            self._cache.evict(*_keys(ref))
+            self._forget_contact(ref)
             raise ContactNotFoundError(_describe(ref)) from None
 
     # --- shared ---------------------------------------------------------------------------------
+    def _forget_contact(self, ref: ContactRef) -> None:
+        """Intercom has no such contact: forget its id, and what we wrote to it, so the next identify
+        writes (creates) it again instead of being skipped as unchanged."""
+        self._cache.evict(*contact_keys(ref), f"written:{contact_subject(ref)}")
+
+    def _known_contact(self, ref: ContactRef) -> str | None:
+        """The contact id `_resolve` would find without a call, if any."""
+        return self._cache.get(f"user:{ref.external_id}" if ref.external_id else f"email:{(ref.email or '').lower()}")
+
     def _resolve(self, ref: ContactRef) -> str:
         """The Intercom id of an existing contact: by external_id (users), else by email."""
         if ref.external_id:
@@ -331,6 +364,10 @@ class Deliverer:
         except UnknownAttributeError:
             self._registry.forget(model)
             return write(self._registry.prepare(model, attributes))
+
+
+def _company_body(plan: GroupPlan, attributes: dict[str, Scalar]) -> CompanyBody:
+    return {**plan.company, "custom_attributes": attributes} if attributes else plan.company
 
 
 def _describe(ref: ContactRef) -> str:

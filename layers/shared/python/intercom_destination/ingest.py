@@ -32,6 +32,7 @@ from .answers import Accepted, EventsRefused, ItemError
 from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
+from .identity import keys_of
 from .inbound import (
     Item,
     RawRequest,
@@ -45,8 +46,8 @@ from .inbound import (
 )
 from .intercom import PermanentError, RetryableError
 from .mapping import map_call
-from .mapping.plans import GroupPlan, IdentifyPlan, Plan, Skip, TrackPlan
-from .people import Applied, People, Version, contact_key, version_of
+from .mapping.plans import Plan, Skip
+from .people import Applied, People, Version, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
 from .settings import Settings
 
@@ -182,7 +183,7 @@ class Ingest:
         claims = self._claim(prepared)
         people = person_queues(prepared)
         records = self._read_people(people)
-        self._seed_contacts(people, records)
+        self._recall_identity(people, records)
         futures = [
             self._executor.submit(
                 self._handle_person, person, queue, claims, records[person_group(person)], deadline, received_at
@@ -207,13 +208,10 @@ class Ingest:
             logger.exception("write keys unreadable")
             raise RequestError(503, "unavailable", "the destination cannot check write keys right now; retry") from None
 
-    def _seed_contacts(self, people: list[tuple[str, list[_Work]]], records: dict[str, Applied]) -> None:
-        """Contact ids the person records remember, for the users of this request."""
+    def _recall_identity(self, people: list[tuple[str, list[_Work]]], records: dict[str, Applied]) -> None:
+        """What the person records know of this request's contacts and companies, into the warm map."""
         for person, queue in people:
-            record = records[person_group(person)]
-            for work in queue:
-                if (user := _external_id(work.plan)) and (contact_id := record.contact_ids.get(contact_key(user))):
-                    self._deliverer.know(user, contact_id)
+            self._deliverer.recall(records[person_group(person)].recalled(_identity_keys_of(queue)))
 
     def _remember(
         self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, str], records: dict[str, Applied]
@@ -233,13 +231,13 @@ class Ingest:
             for work, outcome in outcomes
             if work.version and outcome.name == "delivered"
         ])  # fmt: skip
-        learned = {}
-        for work, outcome in outcomes:
-            person, user = person_of[work.index], _external_id(work.plan)
-            contact_id = self._deliverer.known(user) if user and outcome.name == "delivered" else None
-            if user and contact_id and records[person].contact_ids.get(contact_key(user)) != contact_id:
-                learned[(person, user)] = contact_id
-        self._people.remember_contacts([(person, user, contact_id) for (person, user), contact_id in learned.items()])
+        by_person: dict[str, list[_Work]] = {}
+        for work, _ in outcomes:
+            by_person.setdefault(person_of[work.index], []).append(work)
+        self._people.remember_identity([
+            (person, records[person].changes(self._deliverer.identity(_identity_keys_of(queue))))
+            for person, queue in by_person.items()
+        ])  # fmt: skip
 
     def _prepare(self, item: Item, write_key: str, received_at: datetime, report: Report) -> _Work | None:
         """Validate and map one event; problems are recorded against its index and it is left out."""
@@ -424,8 +422,10 @@ class Ingest:
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
 
 
-def _external_id(plan: Plan | Unmappable) -> str | None:
-    return plan.contact.external_id if isinstance(plan, IdentifyPlan | GroupPlan | TrackPlan) else None
+def _identity_keys_of(works: list[_Work]) -> list[str]:
+    return list(
+        dict.fromkeys(key for work in works if not isinstance(work.plan, Unmappable) for key in keys_of(work.plan))
+    )
 
 
 def _message_id(data: Any) -> str | None:

@@ -7,8 +7,9 @@ outlives a warm function and is shared by ingest and the redrive.
   as `stale` instead of rolling the contact back.
 - Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure; while
   some do, the person's new events are queued behind them (across requests, as FIFO does within one).
-- Contacts: a user's external_id → their Intercom contact id, so a new function (an empty warm cache)
-  writes to a known user with one PUT instead of a create that answers 409 and a read of its owner.
+- Identity: the person's part of the identity map (identity.py): contact and company ids, what was last
+  written to each, the attaches made. A new function (an empty warm cache) starts from it, so a known
+  user costs one PUT (not a create, a 409 and a read of its owner), an unchanged one nothing.
 - Leads: email → the lead we created for it. A user identify with that email merges the lead even when
   Intercom's search has not indexed it yet and the warm cache is gone (a replay in a new function).
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,7 +75,15 @@ class Applied:
     applied_at: dict[str, int] = field(default_factory=dict)  # keys are hashes of subjects
     waiting: int = 0  # messages of this person in the dead-letter queue for a passing failure
     waiting_until: int = 0  # unix s; past it, `waiting` is not trusted (SQS may have parked them itself)
-    contact_ids: dict[str, str] = field(default_factory=dict)  # hash of an external_id → Intercom contact id
+    identity: dict[str, str] = field(default_factory=dict)  # hash of an identity key → its value
+
+    def recalled(self, keys: Iterable[str]) -> dict[str, str]:
+        """The entries this record holds for `keys` (identity keys in clear)."""
+        return {key: value for key in keys if (value := self.identity.get(_hash(key)))}
+
+    def changes(self, known: Mapping[str, str]) -> dict[str, str]:
+        """What differs from what is `known` now ("" for what was proven wrong and must be forgotten)."""
+        return {key: value for key, value in known.items() if self.identity.get(_hash(key), "") != value}
 
     def has_waiting(self, now: float) -> bool:
         """Queue this person's new events behind the ones already waiting, so none overtakes them."""
@@ -92,10 +101,6 @@ class Applied:
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def contact_key(external_id: str) -> str:
-    return _hash(f"user:{external_id}")
 
 
 def lead_key(email: str) -> str:
@@ -142,38 +147,50 @@ class People:
         fan_out(self._executor, lambda entry: self._record_one(*entry), applied)
 
     def _record_one(self, person: str, version: Version) -> None:
-        self._set_in_map(
+        self._update_map(
             person,
             "applied_at",
-            _hash(version.subject),
-            {"N": str(version.occurred_ms)},
-            "attribute_not_exists(applied_at.#key) OR applied_at.#key < :value",  # never roll back a newer one
+            ["applied_at.#k = :v"],
+            [],
+            {"#k": _hash(version.subject)},
+            {":v": {"N": str(version.occurred_ms)}},
+            "attribute_not_exists(applied_at.#k) OR applied_at.#k < :v",  # never roll back a newer one
         )
 
-    def remember_contacts(self, learned: list[tuple[str, str, str]]) -> None:
-        """(person, external_id, Intercom contact id) learned this request: a new function finds the
-        contact without a lookup or a 409 (a stale id answers 404, is forgotten and looked up again)."""
-        fan_out(self._executor, lambda entry: self._remember_contact(*entry), learned)
+    def remember_identity(self, changes: list[tuple[str, dict[str, str]]]) -> None:
+        """Per person, the identity entries that changed ("" removes one): one update per person."""
+        fan_out(self._executor, lambda entry: self._remember_identity(*entry), [c for c in changes if c[1]])
 
-    def _remember_contact(self, person: str, external_id: str, contact_id: str) -> None:
-        self._set_in_map(person, "contact_ids", contact_key(external_id), {"S": contact_id})
+    def _remember_identity(self, person: str, changed: dict[str, str]) -> None:
+        entries = list(changed.items())
+        names = {f"#k{n}": _hash(key) for n, (key, _) in enumerate(entries)}
+        values = {f":v{n}": {"S": value} for n, (_, value) in enumerate(entries) if value}
+        sets = [f"id_map.#k{n} = :v{n}" for n, (_, value) in enumerate(entries) if value]
+        removes = [f"id_map.#k{n}" for n, (_, value) in enumerate(entries) if not value]
+        self._update_map(person, "id_map", sets, removes, names, values)
 
-    def _set_in_map(
-        self, person: str, attribute: str, key: str, value: dict[str, str], condition: str | None = None
+    def _update_map(
+        self,
+        person: str,
+        attribute: str,
+        sets: list[str],
+        removes: list[str],
+        names: dict[str, str],
+        values: dict[str, Any],
+        condition: str | None = None,
     ) -> None:
-        """`attribute.key = value` in the person's record (refreshing its expiry). A map attribute must
-        exist before a key is set in it: on a person's first record the map is made, then the key set."""
-        expires = str(int(self._clock()) + RETENTION_SECONDS)
-        set_key = (
-            f"SET {attribute}.#key = :value, expiration = :e",
-            person,
-            {":value": value, ":e": {"N": expires}},
-            condition,
-            {"#key": key},
+        """Set and remove keys inside the map `attribute` of the person's record, refreshing its expiry. A
+        map must exist before a key is set in it: on a person's first record the map is made, then the
+        update made again."""
+        expression = f"SET {', '.join(['expiration = :e', *sets])}" + (
+            f" REMOVE {', '.join(removes)}" if removes else ""
         )
-        if self._call(*set_key) == "ValidationException":  # no map yet
+        expires = {":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}}
+        update = (expression, person, {**values, **expires}, condition, names)
+        if self._call(*update) == "ValidationException":  # no map yet
             self._call(f"SET {attribute} = if_not_exists({attribute}, :empty)", person, {":empty": {"M": {}}})
-            self._call(*set_key)
+            if self._call(*update) == "ValidationException":
+                logger.warning("person record not written", extra={"attribute": attribute})
 
     def _call(
         self,
@@ -252,8 +269,6 @@ def _applied(item: dict[str, Any]) -> Applied:
             key: int(value["N"]) for key, value in item.get("applied_at", {}).get("M", {}).items() if "N" in value
         },
         waiting=int(item.get("waiting", {}).get("N", 0)),
-        contact_ids={
-            key: value["S"] for key, value in item.get("contact_ids", {}).get("M", {}).items() if "S" in value
-        },
+        identity={key: value["S"] for key, value in item.get("id_map", {}).get("M", {}).items() if "S" in value},
         waiting_until=int(item.get("waiting_until", {}).get("N", 0)),
     )

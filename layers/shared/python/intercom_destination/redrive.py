@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import bounded_json, intercom
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
+from .identity import keys_of
 from .intercom import RateLimitedError
 from .mapping import map_call
 from .people import Applied, People, version_of
@@ -170,11 +171,17 @@ class Redrive:
         received_at = datetime.fromisoformat(message.received_at)
         plan = map_call(call, received_at, self._settings.lead_handling)
         version = version_of(call, received_at) if message.step != "merge" else None
-        if version and self._applied(message.person).is_stale(version):
+        if not version:
+            self._deliverer.deliver(plan, message.step, message.state)
+            return True
+        record = self._applied(message.person)
+        if record.is_stale(version):
             return False
+        self._deliverer.recall(record.recalled(keys_of(plan)))
         self._deliverer.deliver(plan, message.step, message.state)
-        if version:
-            self._people.record([(message.person, version)])
+        self._people.record([(message.person, version)])
+        # What was written now, so a new function's next identical identify is skipped only if it matches.
+        self._people.remember_identity([(message.person, record.changes(self._deliverer.identity(keys_of(plan))))])
         return True
 
     def _applied(self, person: str) -> Applied:

@@ -56,6 +56,7 @@ class Settings(BaseModel):
     delivery_concurrency: int = Field(default=8, gt=0, le=64)
     delivery_budget_seconds: float = Field(default=5.0, gt=0)
     cache_ttl_seconds: float = Field(default=600.0, ge=0)
+    unchanged_write_window_seconds: float = Field(default=3600.0, ge=0, le=86400)
     # Durability (the dead-letter queue, its parking queue, and messageId de-duplication).
     dead_letter_queue_url: str | None = None
     parking_queue_url: str | None = None

@@ -13,7 +13,8 @@ from urllib3.util import Timeout
 from . import secrets
 from .attributes import AttributeRegistry
 from .dedupe import Dedupe
-from .delivery import ContactCache, Deliverer
+from .delivery import Deliverer
+from .identity import IdentityCache
 from .ingest import Ingest
 from .intercom import Call, IntercomClient, RateLimitState, RetryableError, new_pool
 from .people import People
@@ -72,7 +73,9 @@ def _deliverer() -> Deliverer:
         settings.cache_ttl_seconds,
         settings.custom_attribute_creates_per_minute,
     )
-    return Deliverer(client, registry, ContactCache(settings.cache_ttl_seconds), _people())
+    return Deliverer(
+        client, registry, IdentityCache(settings.cache_ttl_seconds), _people(), settings.unchanged_write_window_seconds
+    )
 
 
 @cache

@@ -1,0 +1,122 @@
+"""The identity map: what we know of a person's Intercom objects, so a repeat call costs no lookup and an
+unchanged one no write at all.
+
+Keys (our callers' ids; hashed wherever they are stored):
+- `user:<external_id>`, `email:<email>` → the Intercom contact id;
+- `company:<company_id>` → the Intercom company id (attaching needs it);
+- `written:<subject>` → `<fingerprint>@<unix s>`: the body last written to that contact (`user:…`, `email:…`)
+  or company (`group:…`), without `last_seen_at`, and when. An identical body within the write window
+  is not written again: last_seen_at moves at most once per window, and a body changed by anyone else
+  (an agent in Intercom, a concurrent write) is rewritten by the next call after the window;
+- `attached:<contact subject>:<company_id>` → `<contact id>><company id>` of the attach made (Intercom
+  keeps it until detached; a contact or company re-created under new ids is attached again).
+
+Warm in memory (bounded, least recently used first out, with a time to live) in front of the person
+record in DynamoDB (people.py), which carries the map to new functions and the redrive. An entry proven
+wrong (Intercom answers 404) is evicted as a tombstone, so the record forgets it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan, TrackPlan
+
+#: Entries kept in memory per function (a few hundred bytes each).
+MAX_ENTRIES = 50_000
+_TOMBSTONE = ""
+
+
+def contact_subject(ref: ContactRef) -> str | None:
+    if ref.external_id:
+        return f"user:{ref.external_id}"
+    return f"email:{ref.email.lower()}" if ref.email else None
+
+
+def contact_keys(ref: ContactRef) -> list[str]:
+    keys = [f"user:{ref.external_id}"] if ref.external_id else []
+    return keys + ([f"email:{ref.email.lower()}"] if ref.email else [])
+
+
+def keys_of(plan: Plan) -> list[str]:
+    """Every key a plan's delivery may read, learn or prove wrong: what to recall from the person record,
+    and to save back (a track's 404 forgets what was written to its contact, for one)."""
+    if not isinstance(plan, IdentifyPlan | GroupPlan | TrackPlan):
+        return []
+    subject = contact_subject(plan.contact)
+    keys = contact_keys(plan.contact) + ([f"written:{subject}"] if subject else [])
+    if isinstance(plan, GroupPlan):
+        company_id = plan.company["company_id"]
+        keys += [f"company:{company_id}", f"written:group:{company_id}"]
+        keys += [f"attached:{subject}:{company_id}"] if subject else []
+    return keys
+
+
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """Of everything but last_seen_at, which moves on every page view and is coalesced per window instead."""
+    stable = {key: value for key, value in body.items() if key != "last_seen_at"}
+    canonical = json.dumps(stable, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+class IdentityCache:
+    """Key → value for `ttl` seconds, at most `max_entries`, shared by the delivery threads. `evict` leaves
+    a tombstone (read as unknown), so what was proven wrong is also removed from the person record."""
+
+    def __init__(self, ttl: float, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._fresh(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry or None
+
+    def put(self, value: str, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._set(key, value)
+
+    def evict(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._set(key, _TOMBSTONE)
+
+    def recall(self, entries: Mapping[str, str]) -> None:
+        """Seed from the person record: only keys this function knows nothing fresher about."""
+        with self._lock:
+            for key, value in entries.items():
+                if self._fresh(key) is None:
+                    self._set(key, value)
+
+    def snapshot(self, keys: Iterable[str]) -> dict[str, str]:
+        """What is known now of `keys` ("" for an evicted one); unknown keys are left out."""
+        with self._lock:
+            return {key: entry for key in keys if (entry := self._fresh(key)) is not None}
+
+    def _fresh(self, key: str) -> str | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock() - entry[0] >= self._ttl:
+            del self._entries[key]
+            return None
+        return entry[1]
+
+    def _set(self, key: str, value: str) -> None:
+        self._entries[key] = (self._clock(), value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
