@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -32,7 +32,6 @@ WEB_SCRIPT_ETAG = '"' + hashlib.sha256(WEB_SCRIPT.encode()).hexdigest()[:32] + '
 WEB_SCRIPT_VERSION = re.search(r"var VERSION = '([^']+)'", WEB_SCRIPT).group(1)  # type: ignore[union-attr]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 # Browsers post cross-origin (analytics.js sends text/plain to avoid a preflight; gzip and Basic auth need one).
 app = APIGatewayHttpResolver(
@@ -121,7 +120,6 @@ def web_script() -> Response[str]:
 
 
 @app.post("/v1/<kind>", summary="Send calls", responses=INGEST_ANSWERS, **_DOCUMENTED)
-@tracer.capture_method
 def ingest(
     kind: Annotated[str, PathParam(description="a batch, or one call of that type", json_schema_extra={"enum": PATHS})],
     body: Annotated[
@@ -168,7 +166,6 @@ def _not_found() -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric(name="requests", unit=MetricUnit.Count, value=1)

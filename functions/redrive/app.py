@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination.settings import get_settings
@@ -11,14 +11,12 @@ from intercom_destination.telemetry import add_intercom_metrics
 from intercom_destination.wiring import drain_intercom_calls, redrive_service
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 #: Time kept back from the function's timeout to hide what was not tried and to flush logs.
 _MARGIN_SECONDS = 5
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict[str, int]:
     remaining = context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
