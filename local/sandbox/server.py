@@ -187,7 +187,7 @@ class Sandbox:
         with self.lock:
             if generation != self._generation:  # reset while this call was delayed: it belongs to no workspace
                 return 503, {}, b'{"type":"error.list","errors":[{"code":"service_unavailable","message":"reset"}]}'
-            entry: dict[str, Any] = {"method": method, "path": path, "status": 0, "violations": []}
+            entry: dict[str, Any] = {"method": method, "path": path, "status": 0, "violations": [], "at": time.time()}
             self.requests.append(entry)
             try:
                 rate_headers = self._admit(headers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
@@ -24,7 +25,8 @@ class MissingSecretError(RuntimeError):
 
 @cache
 def _ssm() -> parameters.SSMProvider:
-    return parameters.SSMProvider(boto_config=_SSM_CONFIG)
+    # A client of boto3's default session, which the other clients share (not a session of its own).
+    return parameters.SSMProvider(boto3_client=boto3.client("ssm", config=_SSM_CONFIG))
 
 
 def forget() -> None:

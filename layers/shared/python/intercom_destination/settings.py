@@ -53,7 +53,7 @@ class Settings(BaseModel):
     max_batch_events: int = Field(default=2500, gt=0)
     intercom_connect_timeout: float = Field(default=2.0, gt=0)
     intercom_read_timeout: float = Field(default=3.0, gt=0)
-    delivery_concurrency: int = Field(default=8, gt=0, le=64)
+    delivery_concurrency: int = Field(default=16, gt=0, le=64)
     delivery_budget_seconds: float = Field(default=5.0, gt=0)
     cache_ttl_seconds: float = Field(default=600.0, ge=0)
     unchanged_write_window_seconds: float = Field(default=3600.0, ge=0, le=86400)
