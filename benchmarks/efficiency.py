@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.budget import modelled_aws
-from benchmarks.instant import InstantIntercom, api_request, instant_ingest, lambda_env
+from benchmarks.instant import AWS_CALLS, InstantIntercom, api_request, instant_ingest, lambda_env
 from benchmarks.naive import NaiveDestination
 from benchmarks.run import Bench, markdown
 from local import stack as local_stack
@@ -177,7 +177,9 @@ def cpu_table(runs: int) -> list[tuple[str, ...]]:
         for name, make in mixes.items():
             for _ in range(3):  # warm: the identity map learns the users, the attribute lists are read
                 assert handle(api_request(make()))["statusCode"] == 200
+            AWS_CALLS.clear()
             ours = [_cpu(lambda: handle(api_request(make()))) / 100 for _ in range(runs)]  # noqa: B023
+            aws = ", ".join(f"{name} {count / runs:g}" for name, count in sorted(AWS_CALLS.items()))
             naive = NaiveDestination("https://intercom.invalid")
             naive._http = InstantIntercom()  # type: ignore[assignment]
             baseline = [_cpu(lambda: naive.send(make())) / 100 for _ in range(runs)]  # noqa: B023
@@ -187,6 +189,7 @@ def cpu_table(runs: int) -> list[tuple[str, ...]]:
                 f"{statistics.median(ours):.3f}",
                 f"{statistics.median(baseline):.3f}",
                 f"{statistics.median(ours) / statistics.median(baseline):.1f}",
+                aws,
             ))  # fmt: skip
     os.environ.clear()
     os.environ.update(saved)
@@ -235,7 +238,8 @@ def main() -> None:
     print("Ingest cold start, ms (new process, Lambda-like variables, instant stand-ins)\n")
     print(markdown(("step", "min", "median"), cold_start_table(args.runs)))
     print("\nHandler CPU per event, ms (100-event batch, instant Intercom and AWS, durability included)\n")
-    print(markdown(("batch", "min", "median", "naive baseline median", "ratio"), cpu_table(args.runs)))
+    columns = ("batch", "min", "median", "naive baseline median", "ratio", "AWS calls per request")
+    print(markdown(columns, cpu_table(args.runs)))
     running = local_stack.start()
     try:
         bench = Bench(running)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,8 +83,13 @@ _ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Calls answered, by operation (what a request costs in AWS requests).
+AWS_CALLS: Counter[str] = Counter()
+
+
 def _answer(request: Any, **_: Any) -> AWSResponse:
     operation = request.headers.get("X-Amz-Target", b"").decode().rpartition(".")[2]
+    AWS_CALLS[operation] += 1
     if operation == "SendMessageBatch":
         entries = json.loads(request.body)["Entries"]
         body: dict[str, Any] = {

@@ -3,7 +3,7 @@ document (`/openapi.json`) is generated from them, so the document cannot drift 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
@@ -42,3 +42,28 @@ class EventsRefused(Refused):
     """Some events were refused (400: fix them; the others were accepted) or not accepted (503: resend)."""
 
     errors: list[ItemError] = Field(description="one entry per refused field or event, by batch index")
+
+
+#: How callers authenticate, as the API document names it (schemes in api_doc.py).
+SECURITY: list[dict[str, list[str]]] = [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
+_REFUSED: dict[str, Any] = {"application/json": {"model": Refused}}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before resending", "schema": {"type": "integer"}}}
+#: Every answer of `/v1/{kind}`, for the API document.
+INGEST_ANSWERS: dict[int, Any] = {
+    200: {"description": "every event accepted", "content": {"application/json": {"model": Accepted}}},
+    400: {
+        "description": "`validation_failed`: the events listed were refused, the others accepted; "
+        "`invalid_request`: the body is unreadable, nothing accepted",
+        "content": {"application/json": {"model": EventsRefused | Refused}},
+    },
+    401: {"description": "`unauthorized`: missing or unknown write key", "content": _REFUSED},
+    404: {"description": "`not_found`: no such path", "content": _REFUSED},
+    413: {"description": "`payload_too_large`: body, event or batch over its limit", "content": _REFUSED},
+    415: {"description": "`unsupported_encoding`: a Content-Encoding other than gzip", "content": _REFUSED},
+    503: {
+        "description": "`not_accepted`: the events listed could not be made durable; `unavailable`: write keys "
+        "unreadable. Resend after Retry-After (events already accepted are de-duplicated by messageId).",
+        "headers": _RETRY_AFTER,
+        "content": {"application/json": {"model": EventsRefused | Refused}},
+    },
+}
