@@ -226,17 +226,16 @@ class Ingest:
         )
         if waiting:
             self._people.queued(dict(waiting), time.time())
-        self._people.record([
-            (person_of[work.index], work.version)
-            for work, outcome in outcomes
-            if work.version and outcome.name == "delivered"
-        ])  # fmt: skip
-        by_person: dict[str, list[_Work]] = {}
-        for work, _ in outcomes:
-            by_person.setdefault(person_of[work.index], []).append(work)
-        self._people.remember_identity([
-            (person, records[person].changes(self._deliverer.identity(_identity_keys_of(queue))))
-            for person, queue in by_person.items()
+        by_person: dict[str, list[tuple[_Work, _Outcome]]] = {}
+        for work, outcome in outcomes:
+            by_person.setdefault(person_of[work.index], []).append((work, outcome))
+        self._people.remember([
+            (
+                person,
+                [work.version for work, outcome in done if work.version and outcome.name == "delivered"],
+                records[person].changes(self._deliverer.identity(_identity_keys_of([work for work, _ in done]))),
+            )
+            for person, done in by_person.items()
         ])  # fmt: skip
 
     def _prepare(self, item: Item, write_key: str, received_at: datetime, report: Report) -> _Work | None:

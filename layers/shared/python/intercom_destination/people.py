@@ -140,57 +140,53 @@ class People:
                 break
         return records
 
-    def record(self, applied: list[tuple[str, Version]]) -> None:
-        """Remember what was just applied, per person. A conditional update per person and subject: a
-        concurrent newer write is never rolled back. Failures are logged: the worst outcome is that a
-        later stale replay is applied, as it would be without this record."""
-        fan_out(self._executor, lambda entry: self._record_one(*entry), applied)
+    def remember(self, updates: list[tuple[str, list[Version], dict[str, str]]]) -> None:
+        """Per person, in one update: the identify and group versions just applied (newest wins) and the
+        identity entries that changed ("" forgets one). Failures are logged: the worst outcome is a later
+        stale replay applied, or a lookup made again, as without this record."""
+        fan_out(self._executor, lambda update: self._remember(*update), [u for u in updates if u[1] or u[2]])
 
-    def _record_one(self, person: str, version: Version) -> None:
-        self._update_map(
-            person,
-            "applied_at",
-            ["applied_at.#k = :v"],
-            [],
-            {"#k": _hash(version.subject)},
-            {":v": {"N": str(version.occurred_ms)}},
-            "attribute_not_exists(applied_at.#k) OR applied_at.#k < :v",  # never roll back a newer one
+    def _remember(self, person: str, versions: list[Version], changed: dict[str, str]) -> None:
+        newest: dict[str, int] = {}
+        for version in versions:
+            key = _hash(version.subject)
+            newest[key] = max(newest.get(key, 0), version.occurred_ms)
+        applied = _Update.of("applied_at", {key: {"N": str(ms)} for key, ms in newest.items()}, "a")
+        # Never roll back a newer version a concurrent request recorded.
+        applied.conditions = [f"(attribute_not_exists({path}) OR {path} < {value})" for path, value in applied.pairs]
+        identity = _Update.of(
+            "id_map", {_hash(key): {"S": value} if value else None for key, value in changed.items()}, "k"
         )
+        if self._update(person, applied, identity) == "ConditionalCheckFailedException":
+            for version in versions:  # one subject is newer already: each on its own, the rest still recorded
+                one = _Update.of("applied_at", {_hash(version.subject): {"N": str(version.occurred_ms)}}, "a")
+                one.conditions = [f"(attribute_not_exists({path}) OR {path} < {value})" for path, value in one.pairs]
+                self._update(person, one)
+            if identity.sets or identity.removes:
+                self._update(person, identity)
 
-    def remember_identity(self, changes: list[tuple[str, dict[str, str]]]) -> None:
-        """Per person, the identity entries that changed ("" removes one): one update per person."""
-        fan_out(self._executor, lambda entry: self._remember_identity(*entry), [c for c in changes if c[1]])
-
-    def _remember_identity(self, person: str, changed: dict[str, str]) -> None:
-        entries = list(changed.items())
-        names = {f"#k{n}": _hash(key) for n, (key, _) in enumerate(entries)}
-        values = {f":v{n}": {"S": value} for n, (_, value) in enumerate(entries) if value}
-        sets = [f"id_map.#k{n} = :v{n}" for n, (_, value) in enumerate(entries) if value]
-        removes = [f"id_map.#k{n}" for n, (_, value) in enumerate(entries) if not value]
-        self._update_map(person, "id_map", sets, removes, names, values)
-
-    def _update_map(
-        self,
-        person: str,
-        attribute: str,
-        sets: list[str],
-        removes: list[str],
-        names: dict[str, str],
-        values: dict[str, Any],
-        condition: str | None = None,
-    ) -> None:
-        """Set and remove keys inside the map `attribute` of the person's record, refreshing its expiry. A
-        map must exist before a key is set in it: on a person's first record the map is made, then the
-        update made again."""
-        expression = f"SET {', '.join(['expiration = :e', *sets])}" + (
-            f" REMOVE {', '.join(removes)}" if removes else ""
-        )
-        expires = {":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}}
-        update = (expression, person, {**values, **expires}, condition, names)
-        if self._call(*update) == "ValidationException":  # no map yet
-            self._call(f"SET {attribute} = if_not_exists({attribute}, :empty)", person, {":empty": {"M": {}}})
-            if self._call(*update) == "ValidationException":
-                logger.warning("person record not written", extra={"attribute": attribute})
+    def _update(self, person: str, *parts: _Update) -> str | None:
+        """One UpdateItem of keys inside the record's maps, refreshing its expiry. A map must exist before
+        a key is set in it: on a person's first record the maps are made, then the update made again."""
+        sets = ["expiration = :e", *(item for part in parts for item in part.sets)]
+        removes = [item for part in parts for item in part.removes]
+        expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
+        values: dict[str, Any] = {":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}}
+        names: dict[str, str] = {}
+        for part in parts:
+            values |= part.values
+            names |= part.names
+        condition = " AND ".join(c for part in parts for c in part.conditions) or None
+        update = (expression, person, values, condition, names)
+        code = self._call(*update)
+        if code == "ValidationException":  # no map yet
+            maps = [part.attribute for part in parts if part.sets or part.removes]
+            making = ", ".join(f"{m} = if_not_exists({m}, :empty)" for m in maps)
+            self._call(f"SET {making}", person, {":empty": {"M": {}}})
+            code = self._call(*update)
+            if code == "ValidationException":
+                logger.warning("person record not written", extra={"maps": maps})
+        return code
 
     def _call(
         self,
@@ -261,6 +257,34 @@ class People:
 
     def lead_merged(self, email: str) -> None:
         self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": lead_key(email)}})
+
+
+@dataclass
+class _Update:
+    """SET and REMOVE clauses for keys inside one map attribute of a person's record."""
+
+    attribute: str
+    sets: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (document path, value placeholder) set
+    conditions: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, attribute: str, entries: dict[str, dict[str, str] | None], prefix: str) -> _Update:
+        """`attribute.key = value` per entry; a None value removes the key."""
+        update = cls(attribute)
+        for n, (key, value) in enumerate(entries.items()):
+            name, path = f"#{prefix}{n}", f"{attribute}.#{prefix}{n}"
+            update.names[name] = key
+            if value is None:
+                update.removes.append(path)
+            else:
+                update.values[f":{prefix}{n}"] = value
+                update.sets.append(f"{path} = :{prefix}{n}")
+                update.pairs.append((path, f":{prefix}{n}"))
+        return update
 
 
 def _applied(item: dict[str, Any]) -> Applied:

@@ -179,9 +179,8 @@ class Redrive:
             return False
         self._deliverer.recall(record.recalled(keys_of(plan)))
         self._deliverer.deliver(plan, message.step, message.state)
-        self._people.record([(message.person, version)])
         # What was written now, so a new function's next identical identify is skipped only if it matches.
-        self._people.remember_identity([(message.person, record.changes(self._deliverer.identity(keys_of(plan))))])
+        self._people.remember([(message.person, [version], record.changes(self._deliverer.identity(keys_of(plan))))])
         return True
 
     def _applied(self, person: str) -> Applied:
