@@ -25,9 +25,11 @@ PEERS = {
     "identify, new user": ("2", "2"),
     "identify, known user (warm function)": ("2", "2"),
     "identify, known user (cold function)": ("2", "2"),
+    "identify, known user, traits unchanged": ("2", "2"),
     "identify, lead (email only), new": ("2", "2"),
     "group, known user (warm function)": ("3", "3"),
     "group, known user (cold function)": ("3", "3"),
+    "group, known user, company unchanged": ("3", "3"),
     "group, company only (no user)": ("1", "2"),
     "track by userId": ("1", "1"),
     "track by email only (warm function)": ("2", "1*"),
@@ -94,10 +96,17 @@ def cost_table(bench: Bench) -> list[tuple[str, str, str, str]]:
         "identify, known user (cold function)": lambda: bench.calls(
             identify("k2", "k2@example.com"), identify("k2", "k2@example.com", name="K"), setup=bench.cold
         ),
+        "identify, known user, traits unchanged": lambda: bench.calls(
+            identify("k3", "k3@example.com", name="K"),
+            {**identify("k3", "k3@example.com", name="K"), "messageId": "again"},
+        ),
         "identify, lead (email only), new": lambda: bench.calls(identify(None, "lead@example.com")),
         "group, known user (warm function)": lambda: bench.calls(identify("g1", "g1@example.com"), group("g1", "acme")),
         "group, known user (cold function)": lambda: bench.calls(
             identify("g2", "g2@example.com"), group("g2", "acme"), setup=bench.cold
+        ),
+        "group, known user, company unchanged": lambda: bench.calls(
+            identify("g3", "g3@example.com"), group("g3", "acme"), {**group("g3", "acme"), "messageId": "again"}
         ),
         "group, company only (no user)": lambda: bench.calls({"type": "group", "groupId": "solo"}),
         "track by userId": lambda: bench.calls(identify("t1", "t1@example.com"), track("t1")),
@@ -147,7 +156,7 @@ def latency_table(bench: Bench, rtt_ms: float, rounds: int) -> list[tuple[str, s
         timings.sort()
         p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
         rows.append((
-            f"{size} events, {users} users",
+            f"{size} event{'s' * (size > 1)}, {users} user{'s' * (users > 1)}",
             f"{statistics.median(timings):.0f}",
             f"{p95:.0f}",
             f"{statistics.mean(calls) / size:.2f}",

@@ -202,7 +202,7 @@ def test_revoked_token_keeps_everything_until_it_is_fixed(
     assert [q.last_error.status for q in stack.peek()] == [401, None]
     time.sleep(1.1)
     # The identify fails again; the track behind it goes back untried (FIFO holds it behind the identify).
-    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 2, "parked": 0, "stale": 0}
+    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 2, "parked": 0, "stale": 0, "paused_ms": 0}
     sandbox.configure(token=DEFAULT_TOKEN)
     replay_until_empty(stack)
     state = sandbox.state()
@@ -289,7 +289,7 @@ def test_permanent_errors_in_a_replay_are_parked_with_the_reason(
     assert api.batch(track("nobody", "Paid", "m-1")).status == 200
     assert api.batch(identify("nobody")).status == 200
     sandbox.configure(faults=[{"status": 422, "path": "/events"}])
-    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 0, "parked": 1, "stale": 0}
+    assert stack.replay() == {"replayed": 1, "delivered": 0, "requeued": 0, "parked": 1, "stale": 0, "paused_ms": 0}
     (parked,) = stack.peek(parked=True)
     assert parked.last_error.status == 422
     assert parked.reason.startswith("error:")
@@ -467,7 +467,7 @@ def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
 
     monkeypatch.setattr(redrive, "map_call", buggy_map_call)
     summary = stack.replay()
-    assert summary == {"replayed": 4, "delivered": 2, "requeued": 0, "parked": 2, "stale": 0}
+    assert summary == {"replayed": 4, "delivered": 2, "requeued": 0, "parked": 2, "stale": 0, "paused_ms": 0}
     assert sorted(event["event_name"] + ":" + event["user_id"] for event in sandbox.state()["events"]) == [
         "Paid:alice",
         "Paid:bob",
@@ -595,3 +595,21 @@ def test_two_redrive_runs_at_once_never_replay_a_message_twice(
     posts = [r for r in sandbox.requests()[before:] if r["method"] == "POST" and r["path"] == "/events"]
     assert len(posts) == 30
     assert stack.depth() == 0
+
+
+def test_a_rate_limited_replay_pauses_for_the_window_and_keeps_a_share_for_live_traffic(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    """Intercom allows 5 calls per 2 s here. The run waits for each window instead of ending at the first
+    limit, never spends the last call of a window (20 % is live traffic's), and keeps the person's order."""
+    assert api.batch(*(track("late", f"E{i}", f"m-{i}") for i in range(8))).status == 200  # no contact yet
+    assert api.batch(identify("late")).status == 200
+    sandbox.configure(rate_limit=5, window_seconds=2)
+    cold_start(stack, **FAST_BACKOFF)
+    before = len(sandbox.requests())
+    summary = stack.replay()
+    assert (summary["delivered"], summary["requeued"]) == (8, 0)
+    assert summary["paused_ms"] > 0
+    statuses = [r["status"] for r in sandbox.requests()[before:]]
+    assert 429 not in statuses
+    assert [e["event_name"] for e in sandbox.state()["events"]] == [f"E{i}" for i in range(8)]  # as they arrived

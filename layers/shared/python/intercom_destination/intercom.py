@@ -99,6 +99,15 @@ class RateLimitState:
         with self._lock:
             self.remaining, self.reset_at = 0, max(self.reset_at, reset_at)
 
+    def wait_for(self, reserve: float, now: float) -> float:
+        """Seconds until the window resets if no more than `reserve` (a share of the limit) is left in it:
+        the redrive waits that long, so live traffic keeps its share of Intercom's budget."""
+        with self._lock:
+            if self.remaining is None or now >= self.reset_at:
+                return 0.0
+            kept = reserve * self.limit if self.limit else 0.0
+            return self.reset_at - now if self.remaining <= kept or self.remaining <= 0 else 0.0
+
     def check(self, now: float) -> None:
         """Raise instead of calling while the current window has no requests left."""
         with self._lock:

@@ -151,17 +151,12 @@ class People:
         for version in versions:
             key = _hash(version.subject)
             newest[key] = max(newest.get(key, 0), version.occurred_ms)
-        applied = _Update.of("applied_at", {key: {"N": str(ms)} for key, ms in newest.items()}, "a")
-        # Never roll back a newer version a concurrent request recorded.
-        applied.conditions = [f"(attribute_not_exists({path}) OR {path} < {value})" for path, value in applied.pairs]
         identity = _Update.of(
             "id_map", {_hash(key): {"S": value} if value else None for key, value in changed.items()}, "k"
         )
-        if self._update(person, applied, identity) == "ConditionalCheckFailedException":
-            for version in versions:  # one subject is newer already: each on its own, the rest still recorded
-                one = _Update.of("applied_at", {_hash(version.subject): {"N": str(version.occurred_ms)}}, "a")
-                one.conditions = [f"(attribute_not_exists({path}) OR {path} < {value})" for path, value in one.pairs]
-                self._update(person, one)
+        if self._update(person, _newer(newest), identity) == "ConditionalCheckFailedException":
+            for key, ms in newest.items():  # one subject is newer already: each on its own, the rest still recorded
+                self._update(person, _newer({key: ms}))
             if identity.sets or identity.removes:
                 self._update(person, identity)
 
@@ -285,6 +280,13 @@ class _Update:
                 update.sets.append(f"{path} = :{prefix}{n}")
                 update.pairs.append((path, f":{prefix}{n}"))
         return update
+
+
+def _newer(newest: dict[str, int]) -> _Update:
+    """applied_at entries, each only if newer than what a concurrent request recorded (never roll back)."""
+    update = _Update.of("applied_at", {key: {"N": str(ms)} for key, ms in newest.items()}, "a")
+    update.conditions = [f"(attribute_not_exists({path}) OR {path} < {value})" for path, value in update.pairs]
+    return update
 
 
 def _applied(item: dict[str, Any]) -> Applied:

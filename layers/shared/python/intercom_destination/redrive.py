@@ -4,7 +4,9 @@ Each visible message is tried once per run, resuming at its step (a group whose 
 only the attach). Delivered → deleted. Retryable failure → hidden with exponential backoff (30 s, 60 s,
 … up to 12 h) and, FIFO, its person's later messages wait behind it. Refused by Intercom for good →
 parked with the reason. A message received more than maxReceiveCount times is parked by SQS itself.
-A rate limit stops the run until Intercom's window resets.
+A rate limit, or a window whose remaining calls are down to the share kept for live traffic
+(`REDRIVE_LIVE_SHARE`), pauses the run until Intercom's window resets; the run ends only when the
+reset comes after its budget.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from . import bounded_json, intercom
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .identity import keys_of
-from .intercom import RateLimitedError
+from .intercom import RateLimitedError, RateLimitState
 from .mapping import map_call
 from .people import Applied, People, version_of
 from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, QueueUnavailableError, Received
 from .settings import Settings
 
 logger = Logger(child=True)
+#: `_replay`'s answer for a message Intercom's rate limit kept untried: the same one again, after a pause.
+_AGAIN = -(2**31)
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Summary:
     requeued: int = 0
     parked: int = 0
     stale: int = 0  # an identify or group older than one already applied to the person: skipped
+    paused_ms: int = 0  # waiting for Intercom's rate-limit window to reset
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -51,6 +56,7 @@ class Redrive:
         dead_letters: Queue,
         parking: Queue,
         people: People,
+        rate_limit: RateLimitState,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
@@ -58,6 +64,7 @@ class Redrive:
         self._dead_letters = dead_letters
         self._parking = parking
         self._people = people
+        self._rate_limit = rate_limit
         self._clock = clock
 
     def drain(self, budget_seconds: float) -> Summary:
@@ -87,28 +94,43 @@ class Redrive:
         pending = list(groups.values())
         for number, messages in enumerate(pending):
             for position, received in enumerate(messages):
-                if self._clock() >= deadline:
-                    self._release([*messages[position:], *_flatten(pending[number + 1 :])], summary)
-                    return True
-                try:
-                    wait = self._replay(received, summary)
-                except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
-                    logger.exception("parking queue unavailable; the message stays queued")
-                    wait = -1
-                    self._release([received], summary)
+                wait: int | None = _AGAIN
+                while wait == _AGAIN:
+                    if self._clock() >= deadline or not self._wait_for_window(deadline, summary):
+                        self._release([*messages[position:], *_flatten(pending[number + 1 :])], summary)
+                        return self._clock() < deadline  # the window resets after the run: stop
+                    try:
+                        wait = self._replay(received, summary)
+                    except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
+                        logger.exception("parking queue unavailable; the message stays queued")
+                        wait = -1
+                        self._release([received], summary)
                 if wait is None:
                     continue
                 self._release(messages[position + 1 :], summary)
-                if wait < 0:  # rate-limited, or out of time: nothing more this run
+                if wait < 0:  # out of time, or no parking: nothing more this run
                     self._release(_flatten(pending[number + 1 :]), summary)
                     return False
                 break
         return True
 
+    def _wait_for_window(self, deadline: float, summary: Summary) -> bool:
+        """Pause while Intercom's window is spent, or down to the share kept for live traffic; False
+        (without waiting) when it resets only after the run's deadline."""
+        pause = self._rate_limit.wait_for(self._settings.redrive_live_share, time.time())
+        if pause <= 0:
+            return True
+        if self._clock() + pause >= deadline:
+            return False
+        logger.info("pausing until Intercom's rate-limit window resets", extra={"seconds": round(pause, 2)})
+        time.sleep(pause)
+        summary.paused_ms += int(pause * 1000)
+        return True
+
     def _replay(self, received: Received, summary: Summary) -> int | None:
         """None when the run may go on with the person's next message (this one delivered, parked, or
-        waiting for a later event); else the backoff it was hidden for (negative: rate-limited or out of
-        time, stop the run)."""
+        waiting for a later event); _AGAIN when rate-limited (untried: the same message after the pause);
+        else the backoff it was hidden for (negative: out of time, stop the run)."""
         message = received.message
         summary.replayed += 1
         log: dict[str, Any] = {"message_id": message.message_id, "action": message.action, "step": message.step}
@@ -136,11 +158,10 @@ class Redrive:
             if error.code == "deferred":  # the run's time is up mid-message: untried, not failed
                 self._release([received], summary)
                 return -1
-            if isinstance(error, RateLimitedError):
-                wait = max(int(error.reset_at - time.time()) + 1, 1)
-                self._hide(received, wait, summary)
-                logger.warning("rate limited; stopping this run", extra=log)
-                return -wait
+            if isinstance(error, RateLimitedError):  # not tried: Intercom's window is spent
+                summary.replayed -= 1
+                logger.info("rate limited; the message waits for the window", extra=log)
+                return _AGAIN
             wait = self.backoff(received.receive_count)
             self._hide(received, wait, summary)
             logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})

@@ -64,6 +64,7 @@ class Settings(BaseModel):
     idempotency_window_seconds: int = Field(default=24 * 3600, gt=0)
     redrive_budget_seconds: float = Field(default=50.0, gt=0)
     redrive_backoff_seconds: int = Field(default=30, gt=0)  # first retry; doubles per receive, capped at 12 h
+    redrive_live_share: float = Field(default=0.2, ge=0, lt=1)  # of Intercom's window, left to live traffic
 
     @field_validator("intercom_region")
     @classmethod

@@ -146,7 +146,7 @@ def ingest_service() -> Ingest:
 def redrive_service() -> Redrive:
     settings = get_settings()
     dead_letters, parking = _queues(settings)
-    return Redrive(settings, _deliverer(), dead_letters, parking, _people())
+    return Redrive(settings, _deliverer(), dead_letters, parking, _people(), _client().rate_limit)
 
 
 def reset() -> None:
