@@ -613,3 +613,22 @@ def test_a_rate_limited_replay_pauses_for_the_window_and_keeps_a_share_for_live_
     statuses = [r["status"] for r in sandbox.requests()[before:]]
     assert 429 not in statuses
     assert [e["event_name"] for e in sandbox.state()["events"]] == [f"E{i}" for i in range(8)]  # as they arrived
+
+
+def test_a_replay_runs_people_side_by_side_and_each_person_in_order(
+    api: Api, stack: Stack, sandbox: SandboxControl, fast: None
+) -> None:
+    people = [f"p{n}" for n in range(12)]
+    for person in people:  # tracks before the identify: each person's two wait in the queue
+        assert api.batch(track(person, "First", f"{person}-1"), track(person, "Second", f"{person}-2")).status == 200
+        assert api.batch(identify(person)).status == 200
+    sandbox.configure(latency_ms=150)
+    cold_start(stack, **FAST_BACKOFF)
+    before = len(sandbox.requests())
+    assert stack.replay()["delivered"] == 24
+    starts = sorted(r["at"] for r in sandbox.requests()[before:] if r["path"] == "/events")
+    overlapping = sum(1 for a, b in zip(starts, starts[1:], strict=False) if b - a < 0.1)  # began while one was in flight
+    assert overlapping >= 6
+    for person in people:
+        names = [e["event_name"] for e in sandbox.state()["events"] if e.get("user_id") == person]
+        assert names == ["First", "Second"], person

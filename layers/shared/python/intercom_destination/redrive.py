@@ -11,8 +11,10 @@ reset comes after its budget.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -23,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import bounded_json, intercom
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
+from .fanout import fan_out
 from .identity import keys_of
 from .intercom import RateLimitedError, RateLimitState
 from .mapping import map_call
@@ -47,6 +50,10 @@ class Summary:
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
+    def add(self, other: Summary) -> None:
+        for name, value in other.as_dict().items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 class Redrive:
     def __init__(
@@ -57,6 +64,7 @@ class Redrive:
         parking: Queue,
         people: People,
         rate_limit: RateLimitState,
+        executor: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
@@ -65,6 +73,8 @@ class Redrive:
         self._parking = parking
         self._people = people
         self._rate_limit = rate_limit
+        self._executor = executor
+        self._lanes = settings.delivery_concurrency
         self._clock = clock
 
     def drain(self, budget_seconds: float) -> Summary:
@@ -78,41 +88,63 @@ class Redrive:
 
     def _drain(self, deadline: float, summary: Summary) -> None:
         while self._clock() < deadline:
+            batch = self._receive_round()
+            if not batch:
+                break
+            if not self._replay_round(batch, deadline, summary):
+                break
+
+    def _receive_round(self) -> list[Received]:
+        """Messages of up to one group per lane: FIFO hands a group to one receive only while its messages
+        are in flight, so no group is split between lanes."""
+        received: list[Received] = []
+        while len({message.group for message in received}) < self._lanes:
             batch = self._dead_letters.receive()
             if not batch:
                 break
-            if not self._replay_batch(batch, deadline, summary):
-                break
+            received += batch
+        return received
 
-    def _replay_batch(self, batch: list[Received], deadline: float, summary: Summary) -> bool:
-        """False when the run must stop (rate limit). A failed message is hidden for its backoff; the
-        messages after it are released at once: FIFO keeps its person's ones blocked behind it, so a run
-        never sees the same message twice and nobody's events overtake each other."""
+    def _replay_round(self, batch: list[Received], deadline: float, summary: Summary) -> bool:
+        """Each person's messages in order, different people side by side (bounded by the lanes, sharing
+        the client's rate-limit state). False when the run must stop."""
         groups: dict[str, list[Received]] = {}
         for received in batch:
             groups.setdefault(received.group, []).append(received)
-        pending = list(groups.values())
-        for number, messages in enumerate(pending):
-            for position, received in enumerate(messages):
-                wait: int | None = _AGAIN
-                while wait == _AGAIN:
-                    if self._clock() >= deadline or not self._wait_for_window(deadline, summary):
-                        self._release([*messages[position:], *_flatten(pending[number + 1 :])], summary)
-                        return self._clock() < deadline  # the window resets after the run: stop
-                    try:
-                        wait = self._replay(received, summary)
-                    except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
-                        logger.exception("parking queue unavailable; the message stays queued")
-                        wait = -1
-                        self._release([received], summary)
-                if wait is None:
-                    continue
-                self._release(messages[position + 1 :], summary)
-                if wait < 0:  # out of time, or no parking: nothing more this run
-                    self._release(_flatten(pending[number + 1 :]), summary)
-                    return False
-                break
-        return True
+        stop = threading.Event()
+        results = fan_out(
+            self._executor, lambda messages: self._replay_group(messages, deadline, stop), list(groups.values())
+        )
+        for part in results:
+            summary.add(part)
+        return not stop.is_set()
+
+    def _replay_group(self, messages: list[Received], deadline: float, stop: threading.Event) -> Summary:
+        """One person's messages in order. A failed message is hidden for its backoff and the ones after it
+        released at once: FIFO keeps them behind it, so a run never sees a message twice and nobody's
+        events overtake each other. Sets `stop` when the run must end (out of time, the rate-limit window
+        resets after the deadline, or the parking queue refused)."""
+        summary = Summary()
+        for position, received in enumerate(messages):
+            wait: int | None = _AGAIN
+            while wait == _AGAIN:
+                if stop.is_set() or self._clock() >= deadline or not self._wait_for_window(deadline, summary):
+                    stop.set()
+                    self._release(messages[position:], summary)
+                    return summary
+                try:
+                    wait = self._replay(received, summary)
+                except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
+                    logger.exception("parking queue unavailable; the message stays queued")
+                    wait = -1
+                    self._release([received], summary)
+            if wait is None:
+                continue
+            self._release(messages[position + 1 :], summary)
+            if wait < 0:  # out of time, or no parking: nothing more this run
+                stop.set()
+            break
+        return summary
 
     def _wait_for_window(self, deadline: float, summary: Summary) -> bool:
         """Pause while Intercom's window is spent, or down to the share kept for live traffic; False
@@ -254,7 +286,3 @@ def unpark(parking: Queue, dead_letters: Queue) -> int:
 
 def _revived(message: QueuedEvent) -> QueuedEvent:
     return replace(message, reason="", attempts=message.attempts + 1)
-
-
-def _flatten(groups: list[list[Received]]) -> list[Received]:
-    return [received for messages in groups for received in messages]

@@ -146,7 +146,8 @@ def ingest_service() -> Ingest:
 def redrive_service() -> Redrive:
     settings = get_settings()
     dead_letters, parking = _queues(settings)
-    return Redrive(settings, _deliverer(), dead_letters, parking, _people(), _client().rate_limit)
+    lanes = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="redrive")
+    return Redrive(settings, _deliverer(), dead_letters, parking, _people(), _client().rate_limit, lanes)
 
 
 def reset() -> None:
