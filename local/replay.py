@@ -35,8 +35,10 @@ def main() -> None:
     if args.unpark:
         print(f"moved {unpark(parking, dead_letters)} parked message(s) back to the dead-letter queue")
         return
-    summary = stack.invoke(stack.load_redrive())
-    print("  ".join(f"{name} {value}" for name, value in summary.items()))
+    from intercom_destination.redrive import Summary
+
+    summary = Summary(**stack.invoke(stack.load_redrive()))
+    print(summary.describe())
     print(f"still queued {dead_letters.depth()}  parked {parking.depth()}")
 
 

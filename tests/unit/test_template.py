@@ -10,6 +10,7 @@ import pytest
 from aws_lambda_powertools import Metrics
 from cfnlint.decode import decode
 from intercom_destination.intercom import Call
+from intercom_destination.settings import Settings
 from intercom_destination.telemetry import add_intercom_metrics
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -59,6 +60,18 @@ def test_the_token_never_goes_to_an_http_host(template: dict[str, Any], value: s
 
 def test_the_redrive_function_needs_no_reserved_concurrency(template: dict[str, Any]) -> None:
     assert "ReservedConcurrentExecutions" not in template["Resources"]["RedriveFunction"]["Properties"]
+
+
+def test_a_redrive_round_ends_before_its_messages_become_visible_again(template: dict[str, Any]) -> None:
+    """Overlapping runs are safe only if a round (and the Intercom call in flight at its end) finishes
+    inside the dead-letter queue's visibility timeout; the run fits the function's timeout."""
+    settings = Settings()
+    redrive = template["Resources"]["RedriveFunction"]["Properties"]
+    visibility = template["Resources"]["DeadLetterQueue"]["Properties"]["VisibilityTimeout"]
+    assert (
+        settings.redrive_round_seconds + settings.intercom_read_timeout + settings.intercom_connect_timeout < visibility
+    )
+    assert int(redrive["Environment"]["Variables"]["REDRIVE_BUDGET_SECONDS"]) + 30 <= redrive["Timeout"]
 
 
 def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -> None:

@@ -46,13 +46,30 @@ class Summary:
     parked: int = 0
     stale: int = 0  # an identify or group older than one already applied to the person: skipped
     paused_ms: int = 0  # waiting for Intercom's rate-limit window to reset
+    elapsed_ms: int = 0
+    backlog: int = 0  # messages visible in the dead-letter queue when the run ended
+
+    @property
+    def per_second(self) -> float:
+        return self.replayed / (self.elapsed_ms / 1000) if self.elapsed_ms else 0.0
+
+    def describe(self) -> str:
+        """For the operator: the counts, the rate, and how long the backlog takes at that rate."""
+        counts = "  ".join(f"{name} {value}" for name, value in self.as_dict().items())
+        rate = f"{self.per_second:.1f} messages/s"
+        if not self.backlog:
+            return f"{counts}  ({rate})"
+        if not self.per_second:
+            return f"{counts}  ({rate}; {self.backlog} waiting, no progress this run)"
+        return f"{counts}  ({rate}; {self.backlog} waiting: about {self.backlog / self.per_second:.0f} s to empty)"
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
     def add(self, other: Summary) -> None:
-        for name, value in other.as_dict().items():
-            setattr(self, name, getattr(self, name) + value)
+        """Counts of one lane into the run's."""
+        for name in ("replayed", "delivered", "requeued", "parked", "stale", "paused_ms"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class Redrive:
@@ -78,21 +95,23 @@ class Redrive:
         self._clock = clock
 
     def drain(self, budget_seconds: float) -> Summary:
-        """Replay until the queue shows nothing visible, the budget is spent, or Intercom rate-limits us."""
-        deadline = self._clock() + budget_seconds
+        """Replay until the queue shows nothing visible or the budget is spent, in rounds that each end
+        well inside the queue's visibility timeout (so a concurrent run never receives a message this one
+        still holds); pauses for Intercom's rate-limit window between and within rounds."""
+        started = self._clock()
+        deadline = started + budget_seconds
         summary = Summary()
-        with intercom.deadline(deadline):  # the same monotonic clock: a call never outlives the run
-            self._drain(deadline, summary)
-        logger.info("redrive finished", extra=summary.as_dict())
-        return summary
-
-    def _drain(self, deadline: float, summary: Summary) -> None:
-        while self._clock() < deadline:
+        while self._clock() < deadline and self._wait_for_window(deadline, summary):
             batch = self._receive_round()
             if not batch:
                 break
-            if not self._replay_round(batch, deadline, summary):
+            round_deadline = min(deadline, self._clock() + self._settings.redrive_round_seconds)
+            if not self._replay_round(batch, round_deadline, summary):
                 break
+        summary.elapsed_ms = int((self._clock() - started) * 1000)
+        summary.backlog = self._dead_letters.depth()
+        logger.info("redrive finished", extra={**summary.as_dict(), "per_second": round(summary.per_second, 2)})
+        return summary
 
     def _receive_round(self) -> list[Received]:
         """Messages of up to one group per lane: FIFO hands a group to one receive only while its messages
@@ -107,48 +126,54 @@ class Redrive:
 
     def _replay_round(self, batch: list[Received], deadline: float, summary: Summary) -> bool:
         """Each person's messages in order, different people side by side (bounded by the lanes, sharing
-        the client's rate-limit state). False when the run must stop."""
+        the client's rate-limit state). False when the run must end: the parking queue refused."""
         groups: dict[str, list[Received]] = {}
         for received in batch:
             groups.setdefault(received.group, []).append(received)
-        stop = threading.Event()
+        ended, broken = threading.Event(), threading.Event()
         results = fan_out(
-            self._executor, lambda messages: self._replay_group(messages, deadline, stop), list(groups.values())
+            self._executor,
+            lambda messages: self._replay_group(messages, deadline, ended, broken),
+            list(groups.values()),
         )
         for part in results:
             summary.add(part)
-        return not stop.is_set()
+        return not broken.is_set()
 
-    def _replay_group(self, messages: list[Received], deadline: float, stop: threading.Event) -> Summary:
+    def _replay_group(
+        self, messages: list[Received], deadline: float, ended: threading.Event, broken: threading.Event
+    ) -> Summary:
         """One person's messages in order. A failed message is hidden for its backoff and the ones after it
         released at once: FIFO keeps them behind it, so a run never sees a message twice and nobody's
-        events overtake each other. Sets `stop` when the run must end (out of time, the rate-limit window
-        resets after the deadline, or the parking queue refused)."""
+        events overtake each other. At the round's deadline (or a rate-limit window resetting after it)
+        the rest is released untried and `ended` tells the other lanes; a refused parking sets `broken`."""
         summary = Summary()
-        for position, received in enumerate(messages):
-            wait: int | None = _AGAIN
-            while wait == _AGAIN:
-                if stop.is_set() or self._clock() >= deadline or not self._wait_for_window(deadline, summary):
-                    stop.set()
-                    self._release(messages[position:], summary)
-                    return summary
-                try:
-                    wait = self._replay(received, summary)
-                except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
-                    logger.exception("parking queue unavailable; the message stays queued")
-                    wait = -1
-                    self._release([received], summary)
-            if wait is None:
-                continue
-            self._release(messages[position + 1 :], summary)
-            if wait < 0:  # out of time, or no parking: nothing more this run
-                stop.set()
-            break
+        with intercom.deadline(deadline):  # per lane: a context variable does not cross into pool threads
+            for position, received in enumerate(messages):
+                wait: int | None = _AGAIN
+                while wait == _AGAIN:
+                    if ended.is_set() or self._clock() >= deadline or not self._wait_for_window(deadline, summary):
+                        ended.set()
+                        self._release(messages[position:], summary)
+                        return summary
+                    try:
+                        wait = self._replay(received, summary)
+                    except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
+                        logger.exception("parking queue unavailable; the message stays queued")
+                        broken.set()
+                        wait = -1
+                        self._release([received], summary)
+                if wait is None:
+                    continue
+                self._release(messages[position + 1 :], summary)
+                if wait < 0:  # out of time, or no parking: nothing more this round
+                    ended.set()
+                break
         return summary
 
     def _wait_for_window(self, deadline: float, summary: Summary) -> bool:
         """Pause while Intercom's window is spent, or down to the share kept for live traffic; False
-        (without waiting) when it resets only after the run's deadline."""
+        (without waiting) when it resets only after `deadline`."""
         pause = self._rate_limit.wait_for(self._settings.redrive_live_share, time.time())
         if pause <= 0:
             return True

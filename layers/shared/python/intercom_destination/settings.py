@@ -65,6 +65,7 @@ class Settings(BaseModel):
     redrive_budget_seconds: float = Field(default=50.0, gt=0)
     redrive_backoff_seconds: int = Field(default=30, gt=0)  # first retry; doubles per receive, capped at 12 h
     redrive_live_share: float = Field(default=0.2, ge=0, lt=1)  # of Intercom's window, left to live traffic
+    redrive_round_seconds: float = Field(default=90.0, gt=0)  # well inside the dead-letter queue's 120 s visibility
 
     @field_validator("intercom_region")
     @classmethod
