@@ -107,6 +107,15 @@ class ModelledFifo:
                     message.hidden_until = time.monotonic() + VisibilityTimeout
         return {}
 
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self._call("visibility")
+        with self._lock:
+            hidden = {entry["ReceiptHandle"]: entry["VisibilityTimeout"] for entry in Entries}
+            for message in self._messages:
+                if message.receipt in hidden:
+                    message.hidden_until = time.monotonic() + hidden[message.receipt]
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+
     def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
         self._call("attributes")
         now = time.monotonic()

@@ -277,9 +277,8 @@ class Redrive:
 
     def _release(self, messages: list[Received], summary: Summary) -> None:
         """Back to the queue untried (visible now; FIFO still holds them behind their person's head)."""
-        for received in messages:
-            self._dead_letters.hide(received.receipt, 0)
-            summary.requeued += 1
+        self._dead_letters.release([received.receipt for received in messages])
+        summary.requeued += len(messages)
 
     def _park(self, received: Received, error: LastError, step: str, state: dict[str, str], summary: Summary) -> None:
         message = received.message
