@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import statistics
 import threading
 import time
 import uuid
@@ -50,6 +51,7 @@ class ModelledFifo:
         self._deduplicated: set[str] = set()
         self._visibility = visibility_seconds
         self.calls: Counter[str] = Counter()
+        self.live_queued = 0  # live traffic's events that had to be queued
 
     def _call(self, name: str) -> None:
         self.calls[name] += 1
@@ -59,6 +61,7 @@ class ModelledFifo:
         self._call("send")
         with self._lock:
             for entry in Entries:
+                self.live_queued += '"event": "Live"' in entry["MessageBody"]
                 if entry["MessageDeduplicationId"] not in self._deduplicated:
                     self._deduplicated.add(entry["MessageDeduplicationId"])
                     self._messages.append(_Message(entry["MessageBody"], entry["MessageGroupId"]))
@@ -107,7 +110,7 @@ class ModelledFifo:
                     message.hidden_until = time.monotonic() + VisibilityTimeout
         return {}
 
-    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self._call("visibility")
         with self._lock:
             hidden = {entry["ReceiptHandle"]: entry["VisibilityTimeout"] for entry in Entries}
@@ -145,14 +148,54 @@ def modelled_sqs(queue: ModelledFifo) -> Iterator[None]:
         wiring.boto3.client = real
 
 
-def drain(bench: Bench, people: int, per_person: int, limit: int, window: int, live_share: str) -> tuple[str, ...]:
+LIVE_USERS = [f"live{n}" for n in range(10)]
+
+
+@dataclass
+class Live:
+    """Live traffic beside the drain: a batch of 10 tracks every second; answer times, and how many of
+    its events reached Intercom before the answer (the others were queued: no budget left for them)."""
+
+    answers: list[float] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, bench: Bench) -> None:
+        for n in itertools.count():
+            if self.stop.wait(1.0):
+                return
+            batch = [{"type": "track", "userId": u, "event": "Live", "messageId": f"live-{n}-{u}"} for u in LIVE_USERS]
+            started = time.perf_counter()
+            assert bench.api.batch(*batch).status == 200
+            self.answers.append(time.perf_counter() - started)
+
+    def row(self, name: str, queued: int) -> tuple[str, ...]:
+        ordered = sorted(self.answers)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        sent = len(ordered) * len(LIVE_USERS)
+        return (
+            name,
+            str(len(ordered)),
+            f"{statistics.median(ordered) * 1000:.0f}",
+            f"{p95 * 1000:.0f}",
+            f"{1 - queued / sent:.0%}",
+        )
+
+
+def drain(
+    bench: Bench, people: int, per_person: int, limit: int, window: int, live_share: str, live: Live
+) -> tuple[tuple[str, ...], ModelledFifo]:
     queue = ModelledFifo()
     names = [f"d{n}" for n in range(people)]
     ids = itertools.count()
     bench.fresh(validate_requests=False)
     with modelled_sqs(queue):
         bench.cold()
-        assert bench.api.batch(*({"type": "identify", "userId": p, "messageId": f"i-{p}"} for p in names)).status == 200
+        assert (
+            bench.api.batch(
+                *({"type": "identify", "userId": p, "messageId": f"i-{p}"} for p in [*names, *LIVE_USERS])
+            ).status
+            == 200
+        )
         bench.sandbox.configure(faults=[{"status": 500, "path": "/events"}])
         tracks = [
             {"type": "track", "userId": p, "event": f"E{i}", "messageId": f"t-{next(ids)}"}
@@ -165,13 +208,17 @@ def drain(bench: Bench, people: int, per_person: int, limit: int, window: int, l
         bench.sandbox.configure(faults=[], latency_ms=100, rate_limit=limit, window_seconds=window)
         before = len(bench.sandbox.requests())
         local_stack.configure(**bench.stack.function_env(REDRIVE_BUDGET_SECONDS="600", REDRIVE_LIVE_SHARE=live_share))
+        sender = threading.Thread(target=live.run, args=(bench,))
+        sender.start()
         started = time.perf_counter()
         summary = local_stack.invoke(local_stack.load_redrive(), timeout_seconds=700)
         seconds = time.perf_counter() - started
+        live.stop.set()
+        sender.join()
     requests = bench.sandbox.requests()[before:]
-    events = [r for r in requests if r["path"] == "/events" and r["status"] == 202]
+    drained = [e for e in bench.sandbox.state()["events"] if e.get("user_id") in set(names)]
     throttled = sum(1 for r in requests if r["status"] == 429)
-    per_second = len(events) / seconds
+    per_second = len(drained) / seconds
     order_kept = all(
         [e["event_name"] for e in bench.sandbox.state()["events"] if e.get("user_id") == p]
         == [f"E{i}" for i in range(per_person)]
@@ -186,8 +233,27 @@ def drain(bench: Bench, people: int, per_person: int, limit: int, window: int, l
         f"{per_second / (limit / window):.0%}",
         str(throttled),
         str(summary["backlog"]),
-        "yes" if order_kept and len(events) == queued else "NO",
-    )
+        "yes" if order_kept and len(drained) == queued else "NO",
+    ), queue
+
+
+def live_alone(bench: Bench, seconds: float, limit: int, window: int) -> tuple[Live, ModelledFifo]:
+    """The baseline: the same live traffic with nothing to drain."""
+    live, queue = Live(), ModelledFifo()
+    bench.fresh(validate_requests=False)
+    with modelled_sqs(queue):
+        bench.cold()
+        assert (
+            bench.api.batch(*({"type": "identify", "userId": u, "messageId": f"i-{u}"} for u in LIVE_USERS)).status
+            == 200
+        )
+        bench.sandbox.configure(latency_ms=100, rate_limit=limit, window_seconds=window)
+        sender = threading.Thread(target=live.run, args=(bench,))
+        sender.start()
+        time.sleep(seconds)
+        live.stop.set()
+        sender.join()
+    return live, queue
 
 
 def main() -> None:
@@ -200,9 +266,12 @@ def main() -> None:
     running = local_stack.start()
     try:
         bench = Bench(running)
-        rows = [
-            drain(bench, args.people, args.per_person, limit=300, window=10, live_share=share) for share in ("0.2", "0")
-        ]
+        lives = {share: Live() for share in ("0.2", "0")}
+        queues: dict[str, ModelledFifo] = {}
+        rows = []
+        for share, live in lives.items():
+            row, queues[share] = drain(bench, args.people, args.per_person, 300, 10, share, live)
+            rows.append(row)
         print("Draining a backlog: Intercom 100 ms per call, its rate limit binding (modelled SQS, moto DynamoDB)\n")
         headers = (
             "backlog",
@@ -216,6 +285,15 @@ def main() -> None:
             "each once, in order",
         )
         print(markdown(headers, rows))
+        alone, quiet = live_alone(bench, 30, 300, 10)
+        print(
+            "\nLive traffic meanwhile (10 tracks a second; answer times, and events that reached Intercom before the answer)\n"
+        )
+        live_rows = [
+            alone.row("no backlog (baseline)", quiet.live_queued),
+            *(lives[share].row(f"during the drain, share {share}", queues[share].live_queued) for share in lives),
+        ]
+        print(markdown(("live traffic", "batches", "p50 ms", "p95 ms", "delivered at once"), live_rows))
     finally:
         running.stop()
 
