@@ -68,7 +68,9 @@ test: lint browser sam  ## lint, types, then unit, integration, contract, end-to
 unit: install
 	$(BIN)/pytest tests/unit
 
-bench: install  ## Intercom calls per event, latency, and answer times under a slow or down Intercom, as tables
+bench: install  ## calls per event, speed, CPU, cold start, drain rate, and answers under a slow or down Intercom, as tables
+	$(BIN)/python -m benchmarks.efficiency
+	$(BIN)/python -m benchmarks.drain
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.budget
 
