@@ -22,6 +22,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict[str, int]:
     remaining = context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     summary = redrive_service().drain(budget_seconds=max(min(get_settings().redrive_budget_seconds, remaining), 1))
     for name, value in summary.as_dict().items():
-        metrics.add_metric(name=f"redrive.{name}", unit=MetricUnit.Count, value=value)
+        unit = MetricUnit.Milliseconds if name.endswith("_ms") else MetricUnit.Count
+        metrics.add_metric(name=f"redrive.{name}", unit=unit, value=value)
     add_intercom_metrics(metrics, drain_intercom_calls())
     return summary.as_dict()
