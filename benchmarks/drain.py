@@ -102,6 +102,13 @@ class ModelledFifo:
             self._messages = [m for m in self._messages if m.receipt != ReceiptHandle]
         return {}
 
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self._call("delete")
+        with self._lock:
+            done = {entry["ReceiptHandle"] for entry in Entries}
+            self._messages = [m for m in self._messages if m.receipt not in done]
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+
     def change_message_visibility(self, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> dict[str, Any]:
         self._call("visibility")
         with self._lock:

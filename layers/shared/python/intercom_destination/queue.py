@@ -192,6 +192,16 @@ class Queue:
             QueueUrl=self.url, ReceiptHandle=receipt, VisibilityTimeout=min(max(seconds, 0), MAX_VISIBILITY_SECONDS)
         )
 
+    def delete_many(self, receipts: list[str]) -> None:
+        """Done with these, 10 to a DeleteMessageBatch. One that fails comes back after its visibility
+        timeout and is replayed again: an upsert or attach repeats harmlessly, and Intercom drops a repeat
+        of an event (same contact, name and created_at)."""
+        for chunk in chunked(receipts, BATCH_SIZE):
+            entries = [{"Id": str(n), "ReceiptHandle": receipt} for n, receipt in enumerate(chunk)]
+            failed = self._sqs.delete_message_batch(QueueUrl=self.url, Entries=entries).get("Failed", [])
+            if failed:
+                logger.warning("messages not deleted; they will be replayed again", extra={"count": len(failed)})
+
     def release(self, receipts: list[str]) -> None:
         """Visible again now, untried, 10 to a ChangeMessageVisibilityBatch (FIFO still holds each behind its
         person's head). One that fails comes back when its visibility timeout ends instead."""

@@ -148,6 +148,22 @@ class Redrive:
         events overtake each other. At the round's deadline (or a rate-limit window resetting after it)
         the rest is released untried and `ended` tells the other lanes; a refused parking sets `broken`."""
         summary = Summary()
+        done: list[str] = []  # delivered or parked: deleted together when the lane ends
+        try:
+            self._replay_lane(messages, deadline, ended, broken, summary, done)
+        finally:
+            self._dead_letters.delete_many(done)
+        return summary
+
+    def _replay_lane(
+        self,
+        messages: list[Received],
+        deadline: float,
+        ended: threading.Event,
+        broken: threading.Event,
+        summary: Summary,
+        done: list[str],
+    ) -> None:
         with intercom.deadline(deadline):  # per lane: a context variable does not cross into pool threads
             for position, received in enumerate(messages):
                 wait: int | None = _AGAIN
@@ -155,9 +171,9 @@ class Redrive:
                     if ended.is_set() or self._clock() >= deadline or not self._wait_for_window(deadline, summary):
                         ended.set()
                         self._release(messages[position:], summary)
-                        return summary
+                        return
                     try:
-                        wait = self._replay(received, summary)
+                        wait = self._replay(received, summary, done)
                     except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
                         logger.exception("parking queue unavailable; the message stays queued")
                         broken.set()
@@ -169,7 +185,6 @@ class Redrive:
                 if wait < 0:  # out of time, or no parking: nothing more this round
                     ended.set()
                 break
-        return summary
 
     def _wait_for_window(self, deadline: float, summary: Summary) -> bool:
         """Pause while Intercom's window is spent, or down to the share kept for live traffic; False
@@ -184,7 +199,7 @@ class Redrive:
         summary.paused_ms += int(pause * 1000)
         return True
 
-    def _replay(self, received: Received, summary: Summary) -> int | None:
+    def _replay(self, received: Received, summary: Summary, done: list[str]) -> int | None:
         """None when the run may go on with the person's next message (this one delivered, parked, or
         waiting for a later event); _AGAIN when rate-limited (untried: the same message after the pause);
         else the backoff it was hidden for (negative: out of time, stop the run)."""
@@ -192,12 +207,13 @@ class Redrive:
         summary.replayed += 1
         log: dict[str, Any] = {"message_id": message.message_id, "action": message.action, "step": message.step}
         if message.last_error.code == "unreadable_message":
-            self._park(received, message.last_error, message.step, message.state, summary)
+            self._park(received, message.last_error, message.step, message.state, summary, done)
             return None
         try:
             applied = self._deliver(message)
         except InvalidCallError as exc:  # queued before a validation rule tightened: never lose it silently
-            self._park(received, LastError(None, "invalid_event", str(exc)[:500]), message.step, message.state, summary)
+            invalid = LastError(None, "invalid_event", str(exc)[:500])
+            self._park(received, invalid, message.step, message.state, summary, done)
             return None
         except DeliveryError as failure:
             error = failure.error
@@ -210,7 +226,7 @@ class Redrive:
             }
             if not error.retryable:
                 logger.warning("replay refused by Intercom; parked", extra=log)
-                self._park(received, last, failure.step, failure.state, summary)
+                self._park(received, last, failure.step, failure.state, summary, done)
                 return None
             if error.code == "deferred":  # the run's time is up mid-message: untried, not failed
                 self._release([received], summary)
@@ -227,9 +243,9 @@ class Redrive:
         except Exception as exc:  # a poison message (a mapping bug, an answer we never saw) must not stall the queue
             logger.exception("replay raised; parked", extra=log)
             poison = LastError(None, "replay_error", f"{type(exc).__name__}: {str(exc)[:300]}")
-            self._park(received, poison, message.step, message.state, summary)
+            self._park(received, poison, message.step, message.state, summary, done)
             return None
-        self._dead_letters.delete(received.receipt)
+        done.append(received.receipt)
         self._left_queue(message)
         if applied:
             summary.delivered += 1
@@ -280,13 +296,15 @@ class Redrive:
         self._dead_letters.release([received.receipt for received in messages])
         summary.requeued += len(messages)
 
-    def _park(self, received: Received, error: LastError, step: str, state: dict[str, str], summary: Summary) -> None:
+    def _park(
+        self, received: Received, error: LastError, step: str, state: dict[str, str], summary: Summary, done: list[str]
+    ) -> None:
         message = received.message
         parked = message.parked(
             step=step, state=state, last_error=error, attempts=message.attempts + received.receive_count
         )
         self._parking.send_all([parked])
-        self._dead_letters.delete(received.receipt)
+        done.append(received.receipt)
         self._left_queue(message)
         summary.parked += 1
 
