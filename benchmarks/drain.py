@@ -102,7 +102,7 @@ class ModelledFifo:
             self._messages = [m for m in self._messages if m.receipt != ReceiptHandle]
         return {}
 
-    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self._call("delete")
         with self._lock:
             done = {entry["ReceiptHandle"] for entry in Entries}
@@ -273,15 +273,18 @@ def main() -> None:
     running = local_stack.start()
     try:
         bench = Bench(running)
-        lives = {share: Live() for share in ("0.2", "0")}
-        queues: dict[str, ModelledFifo] = {}
+        runs = {("0.2", False): Live(), ("0.2", True): Live(), ("0", True): Live()}
+        queues: dict[tuple[str, bool], ModelledFifo] = {}
         rows = []
-        for share, live in lives.items():
-            row, queues[share] = drain(bench, args.people, args.per_person, 300, 10, share, live)
-            rows.append(row)
+        for (share, with_live), live in runs.items():
+            if not with_live:
+                live.stop.set()  # no live traffic: the drain alone
+            row, queues[(share, with_live)] = drain(bench, args.people, args.per_person, 300, 10, share, live)
+            rows.append((row[0], "yes" if with_live else "no", *row[1:]))
         print("Draining a backlog: Intercom 100 ms per call, its rate limit binding (modelled SQS, moto DynamoDB)\n")
         headers = (
             "backlog",
+            "live traffic (10/s)",
             "rate limit",
             "share left to live traffic",
             "seconds",
@@ -298,7 +301,7 @@ def main() -> None:
         )
         live_rows = [
             alone.row("no backlog (baseline)", quiet.live_queued),
-            *(lives[share].row(f"during the drain, share {share}", queues[share].live_queued) for share in lives),
+            *(runs[key].row(f"during the drain, share {key[0]}", queues[key].live_queued) for key in runs if key[1]),
         ]
         print(markdown(("live traffic", "batches", "p50 ms", "p95 ms", "delivered at once"), live_rows))
     finally:
