@@ -216,9 +216,9 @@ class Ingest:
     def _remember(
         self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, str], records: dict[str, Applied]
     ) -> None:
-        """Per person: how many more of their messages now wait for a passing failure, the identify and
-        group versions applied (newest wins), and contact ids learned. Best effort: People logs what it
-        cannot write."""
+        """Per person: how many more of their messages now wait for a passing failure; then, in one update,
+        the identify and group versions applied (newest wins) and what the identity map learned or proved
+        wrong. Best effort: People logs what it cannot write."""
         waiting = Counter(
             outcome.message.person
             for _, outcome in outcomes
