@@ -1,8 +1,10 @@
 """Replays the dead-letter queue into Intercom: on a schedule, on demand, and locally with `make replay`.
 
-Each visible message is tried once per run, resuming at its step (a group whose company exists replays
-only the attach). Delivered → deleted. Retryable failure → hidden with exponential backoff (30 s, 60 s,
-… up to 12 h) and, FIFO, its person's later messages wait behind it. Refused by Intercom for good →
+A run drains in rounds while messages are visible: each round takes one message group (a person) per
+lane and replays the lanes side by side. Each message resumes at its step (a group whose company exists
+replays only the attach). Delivered → deleted. Retryable failure → hidden with exponential backoff (30 s,
+60 s, … up to 12 h; a later round of the same run may retry it) and, FIFO, its person's later messages
+wait behind it. Refused by Intercom for good →
 parked with the reason. A message received more than maxReceiveCount times is parked by SQS itself.
 A rate limit, or a window whose remaining calls are down to the share kept for live traffic
 (`REDRIVE_LIVE_SHARE`), pauses the run until Intercom's window resets; the run ends only when the
