@@ -37,11 +37,11 @@ def test_the_document_is_valid_openapi_with_the_write_key_schemes(document: dict
     assert operation["security"] == [{name: []} for name in schemes]
     (kind,) = operation["parameters"]
     assert {"batch", "import", "identify", "t", "alias"} <= set(kind["schema"]["enum"])
-    bodies = {
-        ref["$ref"].rsplit("/", 1)[1]
-        for ref in operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
-    }
+    shapes = operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    bodies = {shape["$ref"].rsplit("/", 1)[1] for shape in shapes if "$ref" in shape}
     assert bodies == {"Batch", "Identify", "Track", "Page", "Screen", "Group", "Alias"}
+    (array,) = [shape for shape in shapes if shape.get("type") == "array"]  # a bare array of calls
+    assert {ref["$ref"].rsplit("/", 1)[1] for ref in array["items"]["oneOf"]} == bodies - {"Batch"}
 
 
 def test_every_route_of_the_resolver_is_in_the_document(document: dict[str, Any]) -> None:

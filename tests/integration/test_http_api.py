@@ -88,6 +88,18 @@ def test_import_path_takes_a_batch(api: Api, sandbox: SandboxControl) -> None:
     assert len(sandbox.state()["contacts"]) == 1
 
 
+def test_a_bare_array_is_a_batch_on_batch_paths_only(api: Api, sandbox: SandboxControl) -> None:
+    """Some senders post the events as a top-level array: handled as `{"batch": [...]}`, per event."""
+    reply = api.post("/v1/batch", [identify("u6"), {"type": "track", "userId": "u6"}, track("u6")])
+    assert reply.status == 400
+    assert [(e["index"], e["field"]) for e in reply.body["errors"]] == [(1, "event")]
+    state = sandbox.state()
+    assert [c["external_id"] for c in state["contacts"]] == ["u6"]
+    assert [e["event_name"] for e in state["events"]] == ["Signed Up"]
+    refused = api.post("/v1/track", [track("u6")])
+    assert (refused.status, refused.body["code"]) == (400, "invalid_request")
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -166,7 +178,8 @@ def test_all_false_with_intercom_true_is_delivered(api: Api, sandbox: SandboxCon
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [(b"{not json", "invalid_request"), (b"[1, 2]", "invalid_request"), (b'{"batch": 5}', "invalid_request")],
+    # A bare array is a batch: its two non-object events are refused one by one.
+    [(b"{not json", "invalid_request"), (b"[1, 2]", "validation_failed"), (b'{"batch": 5}', "invalid_request")],
 )
 def test_malformed_requests_are_400_with_code_and_message(api: Api, raw: bytes, code: str) -> None:
     reply = api.post("/v1/batch", raw=raw)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from .answers import SECURITY
-from .events import Alias, Batch, Group, Identify, Page, Screen, Track
+from .events import Alias, Batch, Call, Group, Identify, Page, Screen, Track
 from .inbound import BATCH_PATHS, SINGLE_CALL_PATHS
 
 #: The `kind` of `/v1/{kind}`.
@@ -26,8 +26,11 @@ CallPath = Annotated[
 ]
 #: What `/v1/{kind}` reads (the layer parses it: bounded, gzip, one answer per event).
 IngestBody = Annotated[
-    Batch | Identify | Track | Page | Screen | Group | Alias,
-    Body(description="a batch, or one call (its `type` may be left out: the path gives it)"),
+    Batch | list[Call] | Identify | Track | Page | Screen | Group | Alias,
+    Body(
+        description='a batch (`{"batch": [...]}`, or on a batch path a bare array of calls), or one call '
+        "(its `type` may be left out: the path gives it)"
+    ),
 ]
 
 

@@ -99,12 +99,15 @@ def decode_body(request: RawRequest, limit: int) -> bytes:
     return raw
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Parse whatever the Content-Type says (browsers send JSON as text/plain), within bounded_json's limits."""
+def parse_json_object(raw: bytes, batch: bool = False) -> dict[str, Any]:
+    """Parse whatever the Content-Type says (browsers send JSON as text/plain), within bounded_json's limits.
+    On a batch path a top-level array is the batch itself (some senders post one)."""
     try:
         data = bounded_json.loads(raw)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise RequestError(400, "invalid_request", f"body is not valid JSON: {str(exc)[:200]}") from None
+    if batch and isinstance(data, list):
+        return {"batch": data}
     if not isinstance(data, dict):
         raise RequestError(400, "invalid_request", "body must be a JSON object")
     return data

@@ -34,6 +34,7 @@ from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .identity import keys_of
 from .inbound import (
+    BATCH_PATHS,
     Item,
     RawRequest,
     RequestError,
@@ -171,7 +172,7 @@ class Ingest:
         in_header = header_keys(request.headers)
         if in_header:  # checked before the body is inflated or parsed
             authenticate(in_header, accepted)
-        body = parse_json_object(decode_body(request, settings.max_batch_bytes))
+        body = parse_json_object(decode_body(request, settings.max_batch_bytes), path_kind in BATCH_PATHS)
         write_key = authenticate(presented_keys(request.headers, body), accepted)
         items = split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
 
