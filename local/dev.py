@@ -1,7 +1,8 @@
 """`make dev`: run the destination locally, no AWS account and no Docker needed.
 
-Environment: PORT (3000), WRITE_KEY (dev-write-key), INTERCOM_API_BASE and INTERCOM_ACCESS_TOKEN (to
-use a real workspace instead of the sandbox), SANDBOX_PORT (3001), AWS_PORT (3002: SQS and DynamoDB).
+Environment: PORT (3000), WRITE_KEY (dev-write-key), WEBHOOK_SECRET (none: the shared secret(s) that sign
+pipeline webhooks, comma-separated), INTERCOM_API_BASE and INTERCOM_ACCESS_TOKEN (to use a real workspace
+instead of the sandbox), SANDBOX_PORT (3001), AWS_PORT (3002: SQS and DynamoDB).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def main() -> None:
         intercom_api_base=api_base,
         intercom_token=os.environ.get("INTERCOM_ACCESS_TOKEN"),
     )
+    if webhook_secret := os.environ.get("WEBHOOK_SECRET"):
+        stack.configure(**running.function_env(WEBHOOK_SECRETS=webhook_secret))
+        print(f"Pipeline webhooks: {running.url}/v1/webhook, signed (X-Signature) with WEBHOOK_SECRET", flush=True)
     sandbox = running.sandbox
     print(
         BANNER.format(

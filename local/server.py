@@ -25,7 +25,7 @@ class AnyMethodHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.handle_request()
 
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_GET
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

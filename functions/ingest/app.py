@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination import api_doc
 from intercom_destination.answers import INGEST_ANSWERS, SECURITY, Accepted, Refused
-from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, RawRequest, RequestError
+from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH, RawRequest, RequestError
 from intercom_destination.ingest import RETRY_AFTER_SECONDS, Answer
 from intercom_destination.telemetry import add_intercom_metrics
 from intercom_destination.wiring import drain_intercom_calls, ingest_service
@@ -93,8 +93,25 @@ def ingest(
     kind: api_doc.CallPath,
     body: api_doc.IngestBody = None,  # type: ignore[assignment]  # documents the body; the layer parses it
 ) -> Response[Accepted]:
-    if kind not in BATCH_PATHS and kind not in SINGLE_CALL_PATHS:
+    if kind not in BATCH_PATHS and kind not in SINGLE_CALL_PATHS and kind != WEBHOOK_PATH:
         return _not_found()
+    return _handle(kind)
+
+
+@app.route(
+    "/v1/webhook",
+    method=["PUT", "PATCH"],
+    summary="Send calls as a pipeline's webhook destination (POST works too)",
+    responses=INGEST_ANSWERS,
+    security=[*SECURITY, {"webhookSignature": []}],
+)
+def webhook(
+    body: api_doc.IngestBody = None,  # type: ignore[assignment]  # documents the body; the layer parses it
+) -> Response[Accepted]:
+    return _handle(WEBHOOK_PATH)
+
+
+def _handle(kind: str) -> Response:
     event = app.current_event
     request = RawRequest(
         body=event.body,

@@ -32,9 +32,15 @@ def test_the_document_is_valid_openapi_with_the_write_key_schemes(document: dict
     validate(document)
     assert document["openapi"].startswith("3.")
     schemes = document["components"]["securitySchemes"]
-    assert {(s["type"], s["scheme"]) for s in schemes.values()} == {("http", "basic"), ("http", "bearer")}
+    assert {(s["type"], s.get("scheme") or s["name"]) for s in schemes.values()} == {
+        ("http", "basic"),
+        ("http", "bearer"),
+        ("apiKey", "X-Signature"),
+    }
     operation = document["paths"]["/v1/{kind}"]["post"]
-    assert operation["security"] == [{name: []} for name in schemes]
+    assert operation["security"] == [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
+    for method in ("put", "patch"):  # a pipeline's webhook may also sign its body
+        assert {"webhookSignature": []} in document["paths"]["/v1/webhook"][method]["security"]
     (kind,) = operation["parameters"]
     assert {"batch", "import", "identify", "t", "alias"} <= set(kind["schema"]["enum"])
     shapes = operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]

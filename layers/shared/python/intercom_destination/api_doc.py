@@ -8,20 +8,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi import swagger_ui
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBase, HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from .answers import SECURITY
 from .events import Alias, Batch, Call, Group, Identify, Page, Screen, Track
-from .inbound import BATCH_PATHS, SINGLE_CALL_PATHS
+from .inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH
 
 #: The `kind` of `/v1/{kind}`.
 CallPath = Annotated[
     str,
     PathParam(
-        description="a batch, or one call of that type",
-        json_schema_extra={"enum": sorted([*BATCH_PATHS, *SINGLE_CALL_PATHS])},
+        description="a batch, one call of that type, or `webhook`: a batch, an array or one call of any type",
+        json_schema_extra={"enum": sorted([*BATCH_PATHS, *SINGLE_CALL_PATHS, WEBHOOK_PATH])},
     ),
 ]
 #: What `/v1/{kind}` reads (the layer parses it: bounded, gzip, one answer per event).
@@ -41,7 +41,15 @@ def document_settings() -> dict[str, Any]:
         "description": "Segment / Customer.io Data Pipelines HTTP API, delivered to Intercom. "
         "Authenticate with the write key as the Basic user name (empty password), as a Bearer token, "
         "or as `writeKey` in the body. Bodies may be gzip-compressed (`Content-Encoding: gzip`).",
-        "security_schemes": {"writeKeyBasic": HTTPBase(scheme="basic"), "writeKeyBearer": HTTPBearer()},
+        "security_schemes": {
+            "writeKeyBasic": HTTPBase(scheme="basic"),
+            "writeKeyBearer": HTTPBearer(),
+            "webhookSignature": APIKey(
+                **{"in": APIKeyIn.header},
+                name="X-Signature",
+                description="`/v1/webhook` only: hex HMAC-SHA1 of the body under a webhook secret",
+            ),
+        },
         "security": SECURITY,
     }
 

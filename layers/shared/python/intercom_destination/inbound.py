@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import zlib
@@ -31,6 +32,10 @@ SINGLE_CALL_PATHS = {
 }  # fmt: skip
 #: Paths that carry `{"batch": [...]}`.
 BATCH_PATHS = frozenset({"batch", "b", "import"})
+#: The path of hosted pipelines' webhook destinations: one event of any type, an array, or a batch.
+WEBHOOK_PATH = "webhook"
+#: Who a signed webhook request is, for de-duplication: the same for every secret, so rotation keeps it.
+WEBHOOK_SCOPE = "webhook"
 #: Top-level batch keys merged into every item (item keys win), per Segment's HTTP API.
 _BATCH_DEFAULTS = ("context", "integrations", "sentAt")
 
@@ -148,9 +153,22 @@ def authenticate(presented: Iterable[str], accepted: Iterable[str]) -> str:
     return match
 
 
+def signed_by(raw: bytes, signature: str, secrets: Iterable[str]) -> bool:
+    """X-Signature as pipelines' webhooks send it: the hex HMAC-SHA1 of the body under a shared secret.
+    Every secret is compared, in constant time (several are valid during a rotation)."""
+    matched = False
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), raw, hashlib.sha1).hexdigest()
+        matched |= hmac.compare_digest(expected, signature.strip().lower())
+    return matched
+
+
 def split_items(path_kind: str, body: dict[str, Any], max_event_bytes: int, max_events: int) -> list[Item]:
-    """The calls in a request. A batch's top-level context/integrations/sentAt are merged into each item."""
-    if path_kind in BATCH_PATHS:
+    """The calls in a request. A batch's top-level context/integrations/sentAt are merged into each item.
+    A webhook carries a batch, or one call of any type."""
+    if path_kind == WEBHOOK_PATH and not isinstance(body.get("batch"), list):
+        return [_item(0, body)]
+    if path_kind in BATCH_PATHS or path_kind == WEBHOOK_PATH:
         batch = body.get("batch")
         if not isinstance(batch, list):
             raise RequestError(400, "invalid_request", "batch: must be an array of events")

@@ -35,6 +35,8 @@ from .events import FieldError, InvalidCallError, parse_call
 from .identity import keys_of
 from .inbound import (
     BATCH_PATHS,
+    WEBHOOK_PATH,
+    WEBHOOK_SCOPE,
     Item,
     RawRequest,
     RequestError,
@@ -43,6 +45,7 @@ from .inbound import (
     header_keys,
     parse_json_object,
     presented_keys,
+    signed_by,
     split_items,
 )
 from .intercom import PermanentError, RetryableError
@@ -152,10 +155,12 @@ class Ingest:
         parking: Queue,
         dedupe: Dedupe,
         people: People,
+        webhook_secrets: Callable[[], tuple[str, ...]] = tuple,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._accepted_keys = accepted_keys
+        self._webhook_secrets = webhook_secrets
         self._deliverer = deliverer
         self._executor = executor
         self._dead_letters = dead_letters
@@ -172,8 +177,12 @@ class Ingest:
         in_header = header_keys(request.headers)
         if in_header:  # checked before the body is inflated or parsed
             authenticate(in_header, accepted)
-        body = parse_json_object(decode_body(request, settings.max_batch_bytes), path_kind in BATCH_PATHS)
-        write_key = authenticate(presented_keys(request.headers, body), accepted)
+        raw = decode_body(request, settings.max_batch_bytes)
+        signature = request.headers.get("x-signature", "") if path_kind == WEBHOOK_PATH and not in_header else ""
+        if signature and not signed_by(raw, signature, self._read_secrets()):  # before the body is parsed
+            raise RequestError(401, "unauthorized", "X-Signature does not match the body under any webhook secret")
+        body = parse_json_object(raw, path_kind in BATCH_PATHS or path_kind == WEBHOOK_PATH)
+        write_key = WEBHOOK_SCOPE if signature else authenticate(presented_keys(request.headers, body), accepted)
         items = split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
 
         # Intercom calls end early enough to leave the durability work after them its time in the budget.
@@ -203,11 +212,18 @@ class Ingest:
 
     def _read_keys(self) -> tuple[str, ...]:
         """The accepted write keys; SSM unreachable is our outage, not the caller's fault: 503, resend."""
+        return self._secret(self._accepted_keys, "write keys")
+
+    def _read_secrets(self) -> tuple[str, ...]:
+        return self._secret(self._webhook_secrets, "webhook secrets")
+
+    @staticmethod
+    def _secret(read: Callable[[], tuple[str, ...]], what: str) -> tuple[str, ...]:
         try:
-            return self._accepted_keys()
+            return read()
         except GetParameterError:
-            logger.exception("write keys unreadable")
-            raise RequestError(503, "unavailable", "the destination cannot check write keys right now; retry") from None
+            logger.exception(f"{what} unreadable")
+            raise RequestError(503, "unavailable", f"the destination cannot check {what} right now; retry") from None
 
     def _recall_identity(self, people: list[tuple[str, list[_Work]]], records: dict[str, Applied]) -> None:
         """What the person records know of this request's contacts and companies, into the warm map."""

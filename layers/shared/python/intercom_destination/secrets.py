@@ -47,6 +47,15 @@ def write_keys(settings: Settings) -> tuple[str, ...]:
     raise MissingSecretError("set WRITE_KEYS or WRITE_KEYS_PARAMETER")
 
 
+def webhook_secrets(settings: Settings) -> tuple[str, ...]:
+    """Shared secrets that sign pipeline webhooks (X-Signature); none configured is fine: write keys work."""
+    if settings.webhook_secrets:
+        return settings.webhook_secrets
+    if settings.webhook_secrets_parameter:
+        return split_keys(_parameter(settings.webhook_secrets_parameter))
+    return ()
+
+
 def intercom_token(settings: Settings) -> str:
     if settings.intercom_access_token:
         return settings.intercom_access_token

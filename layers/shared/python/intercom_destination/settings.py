@@ -40,6 +40,8 @@ class Settings(BaseModel):
 
     write_keys: tuple[str, ...] = ()
     write_keys_parameter: str | None = None
+    webhook_secrets: tuple[str, ...] = Field(default=(), repr=False)  # X-Signature secrets of pipeline webhooks
+    webhook_secrets_parameter: str | None = None
     intercom_access_token: str | None = Field(default=None, repr=False)
     intercom_token_parameter: str | None = None
     intercom_region: str = "US"
@@ -84,8 +86,9 @@ class Settings(BaseModel):
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         fields = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper(), "").strip() != ""}
-        if "write_keys" in fields:
-            fields["write_keys"] = split_keys(fields["write_keys"])  # type: ignore[assignment]
+        for several in ("write_keys", "webhook_secrets"):
+            if several in fields:
+                fields[several] = split_keys(fields[several])  # type: ignore[assignment]
         return cls.model_validate(fields)
 
 

@@ -21,7 +21,7 @@ from .intercom import Call, IntercomClient, RateLimitState, RetryableError, new_
 from .people import People
 from .queue import Queue
 from .redrive import Redrive
-from .secrets import intercom_token, write_keys
+from .secrets import intercom_token, webhook_secrets, write_keys
 from .settings import Settings, get_settings
 
 #: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest. One
@@ -138,7 +138,15 @@ def ingest_service() -> Ingest:
         _executor(),
     )
     return Ingest(
-        settings, lambda: write_keys(settings), _deliverer(), _executor(), dead_letters, parking, dedupe, _people()
+        settings,
+        lambda: write_keys(settings),
+        _deliverer(),
+        _executor(),
+        dead_letters,
+        parking,
+        dedupe,
+        _people(),
+        lambda: webhook_secrets(settings),
     )
 
 
