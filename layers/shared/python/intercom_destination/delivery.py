@@ -136,13 +136,14 @@ class Deliverer:
         if ref.external_id is not None:
             body["external_id"] = ref.external_id
         subject = f"written:{contact_subject(ref)}"
-        if self._unchanged(subject, {**body, "role": plan.role}):
+        written = fingerprint({**body, "role": plan.role})
+        if self._unchanged(subject, written):
             return
         if ref.external_id is None:
             self._write_by_email(plan, body)
         else:
             self._write_user(ref, body)
-        self._written(subject, {**body, "role": plan.role})
+        self._written(subject, written)
 
     def _write_user(self, ref: ContactRef, body: ContactBody) -> None:
         cached = self._cache.get(f"user:{ref.external_id}")
@@ -152,17 +153,17 @@ class Deliverer:
         if created and ref.email:
             self._merge(ref.email, created.id)
 
-    def _unchanged(self, subject: str, body: Mapping[str, object]) -> bool:
+    def _unchanged(self, subject: str, body_fingerprint: str) -> bool:
         """The same body was written within the window: writing it again would change nothing but
         last_seen_at, which is coalesced to once per window."""
         entry = self._cache.get(subject)
         if not entry or self._window <= 0:
             return False
         written, _, at = entry.partition("@")
-        return written == fingerprint(body) and self._clock() - float(at or 0) < self._window
+        return written == body_fingerprint and self._clock() - float(at or 0) < self._window
 
-    def _written(self, subject: str, body: Mapping[str, object]) -> None:
-        self._cache.put(f"{fingerprint(body)}@{int(self._clock())}", subject)
+    def _written(self, subject: str, body_fingerprint: str) -> None:
+        self._cache.put(f"{body_fingerprint}@{int(self._clock())}", subject)
 
     def _merge(self, email: str, user_id: str) -> None:
         """The user exists now; if folding its leads in fails, a replay resumes at the merge alone."""
@@ -283,11 +284,12 @@ class Deliverer:
         rather than upserted now."""
         company_id, body = plan.company["company_id"], _company_body(plan, attributes)
         known = self._cache.get(f"company:{company_id}")
-        if known and self._unchanged(f"written:group:{company_id}", body):
+        written = fingerprint(body)
+        if known and self._unchanged(f"written:group:{company_id}", written):
             return known, True
         intercom_id = self._client.upsert_company(body)
         self._cache.put(intercom_id, f"company:{company_id}")
-        self._written(f"written:group:{company_id}", body)
+        self._written(f"written:group:{company_id}", written)
         return intercom_id, False
 
     def _forget_company(self, plan: GroupPlan) -> None:
