@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from intercom_destination.events import Group, parse_call
-from intercom_destination.mapping.group import MAX_MONTHLY_SPEND, map_group
+from intercom_destination.mapping import map_call
+from intercom_destination.mapping.group import MAX_MONTHLY_SPEND
 from intercom_destination.mapping.plans import ContactRef, GroupPlan
+from intercom_destination.settings import LeadHandling
+
+RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def grouped(event: dict[str, Any]) -> GroupPlan:
     call = parse_call({"type": "group", **event})
     assert isinstance(call, Group)
-    return map_group(call)
+    plan = map_call(call, RECEIVED, LeadHandling.LEAD)
+    assert isinstance(plan, GroupPlan)
+    return plan
 
 
 def test_company_fields() -> None:

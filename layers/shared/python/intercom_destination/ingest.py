@@ -50,6 +50,8 @@ from .inbound import (
 )
 from .intercom import PermanentError, RetryableError
 from .mapping import map_call
+from .mapping.actions import Action, ActionsError, ActionSet, default_actions
+from .mapping.fields import AnyCall
 from .mapping.plans import Plan, Skip
 from .people import Applied, People, Version, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
@@ -121,8 +123,9 @@ class _Work:
     call_type: str
     plan: Plan | Unmappable
     event: dict[str, Any]
-    key: str  # idempotency key
+    key: str  # idempotency key: the event's, and the action's name unless it is the type's default action
     version: Version | None = None  # what an identify or group would set, and as of when
+    action: Action | None = None  # None: skipped, or unmappable
 
 
 @dataclass(frozen=True)
@@ -133,14 +136,18 @@ class _Outcome:
     message: QueuedEvent | None = None
 
 
-def integrations_allow(integrations: dict[str, Any]) -> bool:
-    """Segment's rule: `Intercom: false` skips; `All: false` skips unless `Intercom` is truthy.
+#: The names that switch cloud mode in an event's `integrations`, most specific first (lower case).
+CLOUD_MODE_NAMES = ("intercom cloud mode (actions)", "intercom")
 
-    Keys are compared case-insensitively (RudderStack SDKs send `INTERCOM`)."""
+
+def integrations_allow(integrations: dict[str, Any], names: tuple[str, ...] = CLOUD_MODE_NAMES) -> bool:
+    """Segment's rule: the destination's own name false skips; `All: false` skips unless that name is
+    truthy. Of our names, the most specific present decides (`Intercom Cloud Mode (Actions)`, then
+    `Intercom`). Keys are compared case-insensitively (RudderStack SDKs send `INTERCOM`)."""
     flags = {str(key).lower(): value for key, value in integrations.items()}
-    intercom = flags.get("intercom")
-    if intercom is not None:
-        return intercom is not False
+    for name in names:
+        if (flag := flags.get(name)) is not None:
+            return flag is not False
     return flags.get("all") is not False
 
 
@@ -156,9 +163,11 @@ class Ingest:
         dedupe: Dedupe,
         people: People,
         webhook_secrets: Callable[[], tuple[str, ...]] = tuple,
+        actions: Callable[[], ActionSet] = default_actions,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
+        self._read_actions = actions
         self._accepted_keys = accepted_keys
         self._webhook_secrets = webhook_secrets
         self._deliverer = deliverer
@@ -189,7 +198,8 @@ class Ingest:
         budget = settings.delivery_budget_seconds
         deadline = started + budget - min(DURABILITY_SECONDS + DURABILITY_SECONDS_PER_EVENT * len(items), budget / 2)
         report = Report()
-        prepared = [work for item in items if (work := self._prepare(item, write_key, received_at, report)) is not None]
+        actions = self._actions()
+        prepared = [work for item in items for work in self._prepare(item, write_key, received_at, report, actions)]
         claims = self._claim(prepared)
         people = person_queues(prepared)
         records = self._read_people(people)
@@ -213,6 +223,18 @@ class Ingest:
     def _read_keys(self) -> tuple[str, ...]:
         """The accepted write keys; SSM unreachable is our outage, not the caller's fault: 503, resend."""
         return self._secret(self._accepted_keys, "write keys")
+
+    def _actions(self) -> ActionSet:
+        """The actions in force; unreadable or invalid (with no valid one before it) is ours to fix: 503,
+        and the SDKs keep the events until it is."""
+        try:
+            return self._read_actions()
+        except GetParameterError:
+            logger.exception("actions unreadable")
+            raise RequestError(503, "unavailable", "the destination cannot read its actions right now; retry") from None
+        except ActionsError:
+            logger.exception("actions file invalid")
+            raise RequestError(503, "misconfigured", "the destination's actions file is invalid; retry") from None
 
     def _read_secrets(self) -> tuple[str, ...]:
         return self._secret(self._webhook_secrets, "webhook secrets")
@@ -255,8 +277,11 @@ class Ingest:
             for person, done in by_person.items()
         ])  # fmt: skip
 
-    def _prepare(self, item: Item, write_key: str, received_at: datetime, report: Report) -> _Work | None:
-        """Validate and map one event; problems are recorded against its index and it is left out."""
+    def _prepare(
+        self, item: Item, write_key: str, received_at: datetime, report: Report, actions: ActionSet
+    ) -> list[_Work]:
+        """Validate one event and map it with each action it fires (one work each, in the file's order);
+        problems are recorded against its index and it is left out."""
         index, data = item.index, item.data
         message_id = _message_id(data)
         call_type = str(data.get("type"))[:20] if isinstance(data, dict) else "unknown"
@@ -269,25 +294,39 @@ class Ingest:
         else:
             try:
                 call = parse_call(data)
-                plan: Plan | Unmappable = (
-                    map_call(call, received_at, self._settings.lead_handling)
-                    if integrations_allow(call.integrations)
-                    else Skip("integrations object turns Intercom off")
-                )
-                version = version_of(call, received_at)
             except InvalidCallError as exc:
                 errors = exc.errors
-            except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
-                logger.exception("event could not be mapped; parking it", extra={"message_id": message_id})
-                plan = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
-                return _Work(index, message_id, call_type, plan, data, idempotency_key(write_key, data))
             else:
-                return _Work(index, message_id, call.type, plan, data, idempotency_key(write_key, data), version)
+                key = idempotency_key(write_key, data)
+                return [
+                    self._map(index, message_id, call, data, key, action, received_at)
+                    for action in _fired(actions, call, data)
+                ]
         report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
         for error in errors:
             report.rejected.append(ItemError(index, message_id, error.field, "invalid_event", error.message))
         logger.info("event rejected", extra={"message_id": message_id, "index": index, "errors": len(errors)})
-        return None
+        return []
+
+    def _map(
+        self,
+        index: int,
+        message_id: str | None,
+        call: AnyCall,
+        data: dict[str, Any],
+        key: str,
+        action: Action | Skip,
+        received_at: datetime,
+    ) -> _Work:
+        if isinstance(action, Skip):
+            return _Work(index, message_id, call.type, action, data, key)
+        key += action.dedupe_suffix(call.type)
+        try:
+            plan = map_call(call, received_at, self._settings.lead_handling, action, data)
+        except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
+            logger.exception("event could not be mapped; parking it", extra={"message_id": message_id})
+            return _Work(index, message_id, call.type, Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}"), data, key)
+        return _Work(index, message_id, call.type, plan, data, key, version_of(plan, call, received_at), action)
 
     def _read_people(self, people: list[tuple[str, list[_Work]]]) -> dict[str, Applied]:
         """One read (BatchGetItem per 100) for every person of this request with something to deliver.
@@ -438,6 +477,13 @@ class Ingest:
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
 
 
+def _fired(actions: ActionSet, call: AnyCall, data: dict[str, Any]) -> list[Action | Skip]:
+    if not integrations_allow(call.integrations):
+        return [Skip("integrations object turns Intercom off")]
+    fired: list[Action | Skip] = [*actions.fired(data)]
+    return fired or [Skip(f"no action's trigger matches this {call.type}")]
+
+
 def _identity_keys_of(works: list[_Work]) -> list[str]:
     return list(
         dict.fromkeys(key for work in works if not isinstance(work.plan, Unmappable) for key in keys_of(work.plan))
@@ -462,6 +508,7 @@ def _queued(work: _Work, person: str, received_at: datetime, failure: DeliveryEr
         received_at=received_at.isoformat(),
         first_failed_at=datetime.now(UTC).isoformat(),
         last_error=LastError(error.status, error.code, error.message),
+        mapped_by=work.action.spec() if work.action else None,
     )
 
 

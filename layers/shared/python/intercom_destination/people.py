@@ -30,8 +30,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .events import Alias, Group, Identify, Page, Screen, Track
 from .fanout import chunked, fan_out
+from .mapping.fields import AnyCall
+from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
 
 logger = Logger(child=True)
 _PERSON = "intercom-destination#person#"
@@ -53,18 +54,18 @@ class Version:
     occurred_ms: int
 
 
-def version_of(call: Identify | Track | Page | Screen | Group | Alias, received_at: datetime) -> Version | None:
-    """Only identify and group overwrite state; tracks are events of their own time. A visitor's lead
-    (by email) and their user (by userId) are different contacts, so different subjects."""
-    if isinstance(call, Group):
-        subject = f"group:{call.groupId}"
-    elif isinstance(call, Identify):
-        email = call.traits.get("email")
-        if call.userId is None and not isinstance(email, str):
+def version_of(plan: Plan, call: AnyCall, received_at: datetime) -> Version | None:
+    """Only Identify Contact and Identify Company overwrite state; tracks are events of their own time. A
+    visitor's lead (by email) and their user (by userId) are different contacts, so different subjects."""
+    match plan:
+        case GroupPlan():
+            subject = f"group:{plan.company['company_id']}"
+        case IdentifyPlan(contact=ContactRef(external_id=str() as user_id)):
+            subject = f"user:{user_id}"
+        case IdentifyPlan(contact=ContactRef(email=str() as email)):
+            subject = f"email:{email.lower()}"
+        case _:
             return None
-        subject = f"user:{call.userId}" if call.userId is not None else f"email:{str(email).strip().lower()}"
-    else:
-        return None
     return Version(subject, int(call.occurred_at(received_at).timestamp() * 1000))
 
 

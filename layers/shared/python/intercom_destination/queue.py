@@ -44,7 +44,7 @@ class QueuedEvent:
     """One event still to deliver. Never holds a token; holds the event as received (minus writeKey)."""
 
     event: dict[str, Any]
-    action: str  # identify, group or track
+    action: str  # the event's type: identify, group or track (its `mapped_by` action says what to send)
     step: str  # "all", or "attach" for a group whose company upsert already succeeded
     idempotency_key: str
     person: str  # the ordering group: a hash of the person's ids
@@ -54,6 +54,7 @@ class QueuedEvent:
     state: dict[str, str] = field(default_factory=dict)  # what the step needs, e.g. the company's Intercom id
     attempts: int = 1
     reason: str = ""  # set when parked
+    mapped_by: dict[str, Any] | None = None  # the action that fired at ingest (None: the type's default action)
     version: int = field(default=1)
 
     @property

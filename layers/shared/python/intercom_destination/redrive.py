@@ -31,6 +31,7 @@ from .fanout import fan_out
 from .identity import keys_of
 from .intercom import RateLimitedError, RateLimitState
 from .mapping import map_call
+from .mapping.actions import Action
 from .people import Applied, People, version_of
 from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, QueueUnavailableError, Received
 from .settings import Settings
@@ -265,8 +266,9 @@ class Redrive:
             raise InvalidCallError([FieldError(field=path, message=why) for path, why in found])
         call = parse_call(message.event)
         received_at = datetime.fromisoformat(message.received_at)
-        plan = map_call(call, received_at, self._settings.lead_handling)
-        version = version_of(call, received_at) if message.step != "merge" else None
+        action = Action.from_spec(message.mapped_by) if message.mapped_by is not None else None
+        plan = map_call(call, received_at, self._settings.lead_handling, action, message.event)
+        version = version_of(plan, call, received_at) if message.step != "merge" else None
         if not version:
             self._deliverer.deliver(plan, message.step, message.state)
             return True

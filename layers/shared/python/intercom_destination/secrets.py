@@ -1,4 +1,4 @@
-"""Secrets (write keys, the Intercom token) from the environment locally, from SSM Parameter Store in AWS.
+"""Secrets (write keys, the Intercom token) and the actions parameter from the environment locally, from SSM Parameter Store in AWS.
 
 Parameters are cached by powertools for `max_age` seconds, so a rotated key or token is picked up by warm
 functions within five minutes without a redeploy.
@@ -34,7 +34,8 @@ def forget() -> None:
     _ssm.cache_clear()
 
 
-def _parameter(name: str) -> str:
+def parameter(name: str) -> str:
+    """A parameter's value (decrypted if a SecureString), cached for SECRET_MAX_AGE_SECONDS."""
     value = _ssm().get(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
     return str(value)
 
@@ -43,7 +44,7 @@ def write_keys(settings: Settings) -> tuple[str, ...]:
     if settings.write_keys:
         return settings.write_keys
     if settings.write_keys_parameter:
-        return split_keys(_parameter(settings.write_keys_parameter))
+        return split_keys(parameter(settings.write_keys_parameter))
     raise MissingSecretError("set WRITE_KEYS or WRITE_KEYS_PARAMETER")
 
 
@@ -52,7 +53,7 @@ def webhook_secrets(settings: Settings) -> tuple[str, ...]:
     if settings.webhook_secrets:
         return settings.webhook_secrets
     if settings.webhook_secrets_parameter:
-        return split_keys(_parameter(settings.webhook_secrets_parameter))
+        return split_keys(parameter(settings.webhook_secrets_parameter))
     return ()
 
 
@@ -60,5 +61,5 @@ def intercom_token(settings: Settings) -> str:
     if settings.intercom_access_token:
         return settings.intercom_access_token
     if settings.intercom_token_parameter:
-        return _parameter(settings.intercom_token_parameter).strip()
+        return parameter(settings.intercom_token_parameter).strip()
     raise MissingSecretError("set INTERCOM_ACCESS_TOKEN or INTERCOM_TOKEN_PARAMETER")

@@ -50,6 +50,8 @@ class Settings(BaseModel):
     custom_attribute_policy: AttributePolicy = AttributePolicy.CREATE
     custom_attribute_creates_per_minute: int = Field(default=20, ge=0, le=1000)
     lead_handling: LeadHandling = LeadHandling.LEAD
+    actions_file: str | None = None  # the actions file (triggers and mappings); default: the one in the layer
+    actions_parameter: str | None = None  # an SSM parameter holding the actions file's JSON (wins over the file)
     max_event_bytes: int = Field(default=32 * 1024, gt=0)
     max_batch_bytes: int = Field(default=500 * 1024, gt=0)
     max_batch_events: int = Field(default=2500, gt=0)

@@ -12,6 +12,7 @@ from botocore.config import Config
 from urllib3.util import Timeout
 
 from . import secrets
+from .actions_source import ActionsSource
 from .attributes import AttributeRegistry
 from .dedupe import Dedupe
 from .delivery import Deliverer
@@ -147,6 +148,7 @@ def ingest_service() -> Ingest:
         dedupe,
         _people(),
         lambda: webhook_secrets(settings),
+        ActionsSource(settings.actions_file, settings.actions_parameter, secrets.parameter),
     )
 
 

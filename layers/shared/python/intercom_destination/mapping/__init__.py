@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from ..events import Alias, Group, Identify, Page, Screen, Track
 from ..settings import LeadHandling
-from .group import map_group
-from .identify import map_identify
+from .actions import Action, default_action
+from .fields import AnyCall
 from .plans import Plan, Skip
-from .track import map_track
 
 __all__ = ["map_call"]
 
 
 def map_call(
-    call: Identify | Track | Page | Screen | Group | Alias, received_at: datetime, lead_handling: LeadHandling
+    call: AnyCall,
+    received_at: datetime,
+    lead_handling: LeadHandling,
+    action: Action | None = None,
+    event: dict[str, Any] | None = None,
 ) -> Plan:
-    match call:
-        case Identify():
-            return map_identify(call, received_at, lead_handling)
-        case Group():
-            return map_group(call)
-        case Track():
-            return map_track(call, received_at)
-        case _:
-            return Skip(f"{call.type} calls have no Intercom request in cloud mode")
+    """The plan `action` makes of the call (by default, the default action of the call's type); mapped
+    fields read `event`, the call's JSON as received."""
+    action = action or default_action(call.type)
+    if action is None:
+        return Skip(f"{call.type} calls have no Intercom request in cloud mode")
+    return action.kind.plan(call, received_at, lead_handling, action.mapping, event or {})

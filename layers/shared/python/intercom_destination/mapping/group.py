@@ -1,10 +1,15 @@
-"""group → Identify Company (upsert by company_id) and the contact to attach to it."""
+"""Identify Company (group by default): upsert the company by company_id, and the contact to attach to it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..events import Group
+from ..settings import LeadHandling
+from .fields import ActionKind, AnyCall, Field, identifier
 from .identify import custom_attributes
-from .plans import CompanyBody, ContactRef, GroupPlan
+from .plans import CompanyBody, ContactRef, GroupPlan, Skip
 from .values import first, integer, text, unix
 
 #: Intercom stores monthly_spend as a 32-bit integer.
@@ -20,29 +25,56 @@ RESERVED_COMPANY_ATTRIBUTES = frozenset({
     "remote_created_at", "created_at", "updated_at", "last_request_at", "session_count", "user_count",
     "tags", "segments", "custom_attributes",
 })  # fmt: skip
+#: Standard company fields, in the order they are sent.
+_BODY_FIELDS = ("name", "plan", "monthly_spend", "size", "website", "industry", "remote_created_at")
 
 
-def map_group(call: Group) -> GroupPlan:
-    traits = call.traits
-    company: CompanyBody = {"company_id": call.groupId}
-    if name := text(traits.get("name")):
-        company["name"] = name
-    if plan := text(traits.get("plan")):
-        company["plan"] = plan
-    if (spend := integer(first(traits, "monthly_spend", "monthlySpend"), MAX_MONTHLY_SPEND)) is not None:
-        company["monthly_spend"] = spend
-    if (size := integer(first(traits, "employees", "size"))) is not None:
-        company["size"] = size
-    if website := text(traits.get("website")):
-        company["website"] = website
-    if industry := text(traits.get("industry")):
-        company["industry"] = industry
-    if (created := unix(first(traits, "createdAt", "created_at"))) is not None:
-        company["remote_created_at"] = created
-    # The user's email comes from context.traits: traits.email belongs to the company.
-    contact = ContactRef(external_id=call.userId, email=text(call.context_traits.get("email")))
+def _company_traits(call: AnyCall) -> dict[str, Any]:
+    """A group's traits describe the company; other events carry none by default."""
+    return call.traits if isinstance(call, Group) else {}
+
+
+def _trait(*names: str, coerce: Callable[[Any], Any] = text) -> Field:
+    return Field(lambda call, _: coerce(first(_company_traits(call), *names)), coerce)
+
+
+def _spend(value: Any) -> int | None:
+    return integer(value, MAX_MONTHLY_SPEND)
+
+
+def _custom_attributes(value: Any) -> dict[str, Any]:
+    return custom_attributes(value, RESERVED_COMPANY_ATTRIBUTES) if isinstance(value, dict) else {}
+
+
+FIELDS: dict[str, Field] = {
+    "company_id": Field(lambda call, _: call.groupId if isinstance(call, Group) else None, identifier, True),
+    "name": _trait("name"),
+    "plan": _trait("plan"),
+    "monthly_spend": _trait("monthly_spend", "monthlySpend", coerce=_spend),
+    "size": _trait("employees", "size", coerce=integer),
+    "website": _trait("website"),
+    "industry": _trait("industry"),
+    "remote_created_at": _trait("createdAt", "created_at", coerce=unix),
+    "custom_attributes": Field(
+        lambda call, _: custom_attributes(_company_traits(call), _STANDARD_TRAITS | RESERVED_COMPANY_ATTRIBUTES),
+        _custom_attributes,
+    ),
+    # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
+    "user_id": Field(lambda call, _: call.userId, identifier),
+    "email": Field(lambda call, _: text(call.context_traits.get("email")), text),
+}
+
+
+def build(values: dict[str, Any], lead_handling: LeadHandling) -> GroupPlan | Skip:
+    if values["company_id"] is None:
+        return Skip("Identify Company without a company_id")
+    company: CompanyBody = {"company_id": values["company_id"]}
+    company.update({name: values[name] for name in _BODY_FIELDS if values[name] is not None})  # type: ignore[typeddict-item]
     return GroupPlan(
         company=company,
-        custom_attributes=custom_attributes(traits, _STANDARD_TRAITS | RESERVED_COMPANY_ATTRIBUTES),
-        contact=contact,
+        custom_attributes=values["custom_attributes"] or {},
+        contact=ContactRef(external_id=values["user_id"], email=values["email"]),
     )
+
+
+IDENTIFY_COMPANY = ActionKind(FIELDS, build)

@@ -1,13 +1,14 @@
-"""identify → Identify Contact: standard contact fields plus flattened custom attributes."""
+"""Identify Contact (identify by default): standard contact fields plus flattened custom attributes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from ..events import Identify
 from ..settings import LeadHandling
 from ..timestamps import unix_seconds
+from .fields import ActionKind, AnyCall, Field, identifier, person_traits
 from .plans import ContactBody, ContactRef, IdentifyPlan, Scalar, Skip
 from .values import boolean, first, flatten, text, unix
 
@@ -31,46 +32,71 @@ RESERVED_CONTACT_ATTRIBUTES = frozenset({
 })  # fmt: skip
 
 
-def map_identify(call: Identify, received_at: datetime, lead_handling: LeadHandling) -> IdentifyPlan | Skip:
-    traits = call.traits
-    email = text(traits.get("email"))
-    if call.userId is None and email is None:
-        return Skip("identify without userId or email: Intercom cannot address an anonymous visitor")
-    if call.userId is None and lead_handling is LeadHandling.SKIP:
-        return Skip("identify without userId while LEAD_HANDLING=skip")
-    role: Literal["user", "lead"] = "user" if call.userId is not None or lead_handling is LeadHandling.USER else "lead"
-    return IdentifyPlan(
-        contact=ContactRef(external_id=call.userId, email=email),
-        role=role,
-        body=contact_fields(traits, call, received_at),
-        custom_attributes=custom_attributes(traits, _STANDARD_TRAITS | RESERVED_CONTACT_ATTRIBUTES),
-    )
+def _role(value: Any) -> Literal["user", "lead"] | None:
+    role = (text(value) or "").lower()
+    return role if role in ("user", "lead") else None  # type: ignore[return-value]
 
 
-def contact_fields(traits: dict[str, Any], call: Identify, received_at: datetime) -> ContactBody:
-    body: ContactBody = {}
-    if email := text(traits.get("email")):
-        body["email"] = email
-    if phone := text(traits.get("phone")):
-        body["phone"] = phone
-    if name := text(traits.get("name")) or _full_name(traits):
-        body["name"] = name
-    if avatar := text(traits.get("avatar")):
-        body["avatar"] = avatar
-    if (signed_up := unix(first(traits, "createdAt", "created_at"))) is not None:
-        body["signed_up_at"] = signed_up
-    if call.context.get("active") is not False:  # server-side calls flagged inactive don't mark a visit
-        body["last_seen_at"] = unix_seconds(call.occurred_at(received_at))
-    if owner := text(first(traits, "owner_id", "ownerId")):
-        body["owner_id"] = owner  # a string since Intercom-Version 2.16
-    if (unsubscribed := boolean(first(traits, "unsubscribed_from_emails", "unsubscribedFromEmails"))) is not None:
-        body["unsubscribed_from_emails"] = unsubscribed
-    return body
+def _custom_attributes(value: Any) -> dict[str, Scalar]:
+    """A mapped object, flattened; Intercom's own attributes are never custom ones."""
+    return custom_attributes(value, RESERVED_CONTACT_ATTRIBUTES) if isinstance(value, dict) else {}
+
+
+def _last_seen(call: AnyCall, received_at: datetime) -> int | None:
+    """Server-side calls flagged inactive (context.active false) don't mark a visit."""
+    return unix_seconds(call.occurred_at(received_at)) if call.context.get("active") is not False else None
 
 
 def _full_name(traits: dict[str, Any]) -> str | None:
     parts = [text(first(traits, "firstName", "first_name")), text(first(traits, "lastName", "last_name"))]
     return " ".join(part for part in parts if part) or None
+
+
+def _trait(*names: str, coerce: Callable[[Any], Any] = text) -> Field:
+    return Field(lambda call, _: coerce(first(person_traits(call), *names)), coerce)
+
+
+#: Standard contact fields, in the order they are sent.
+_BODY_FIELDS = (
+    "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at", "owner_id", "unsubscribed_from_emails",
+)  # fmt: skip
+FIELDS: dict[str, Field] = {
+    "role": Field(lambda call, _: None, _role),  # by default: user with a userId, else LEAD_HANDLING decides
+    "external_id": Field(lambda call, _: call.userId, identifier),
+    "email": _trait("email"),
+    "phone": _trait("phone"),
+    "name": Field(lambda call, _: text(person_traits(call).get("name")) or _full_name(person_traits(call)), text),
+    "avatar": _trait("avatar"),
+    "signed_up_at": _trait("createdAt", "created_at", coerce=unix),
+    "last_seen_at": Field(_last_seen, unix),
+    "owner_id": _trait("owner_id", "ownerId"),  # a string since Intercom-Version 2.16
+    "unsubscribed_from_emails": _trait("unsubscribed_from_emails", "unsubscribedFromEmails", coerce=boolean),
+    "custom_attributes": Field(
+        lambda call, _: custom_attributes(person_traits(call), _STANDARD_TRAITS | RESERVED_CONTACT_ATTRIBUTES),
+        _custom_attributes,
+    ),
+}
+
+
+def build(values: dict[str, Any], lead_handling: LeadHandling) -> IdentifyPlan | Skip:
+    external_id, email = values["external_id"], values["email"]
+    if external_id is None and email is None:
+        return Skip("identify without userId or email: Intercom cannot address an anonymous visitor")
+    if external_id is None and lead_handling is LeadHandling.SKIP:
+        return Skip("identify without userId while LEAD_HANDLING=skip")
+    default_role: Literal["user", "lead"] = (
+        "user" if external_id is not None or lead_handling is LeadHandling.USER else "lead"
+    )
+    body = cast(ContactBody, {name: values[name] for name in _BODY_FIELDS if values[name] is not None})
+    return IdentifyPlan(
+        contact=ContactRef(external_id=external_id, email=email),
+        role=values["role"] or default_role,
+        body=body,
+        custom_attributes=values["custom_attributes"] or {},
+    )
+
+
+IDENTIFY_CONTACT = ActionKind(FIELDS, build)
 
 
 def custom_attributes(traits: dict[str, Any], excluded: frozenset[str]) -> dict[str, Scalar]:

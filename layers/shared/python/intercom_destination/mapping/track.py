@@ -1,13 +1,14 @@
-"""track → Submit Data Event: name, time, contact, and metadata within Intercom's limits."""
+"""Track Event (track by default) → Submit Data Event: name, time, contact, metadata within Intercom's limits."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from ..events import Track
+from ..settings import LeadHandling
 from ..timestamps import unix_seconds
+from .fields import ActionKind, Field, identifier, properties_of
 from .plans import ContactRef, EventBody, MetadataValue, Skip, TrackPlan
 from .values import clean_key, cut, flatten, is_empty, price, text, unix
 
@@ -15,22 +16,51 @@ from .values import clean_key, cut, flatten, is_empty, price, text, unix
 MAX_METADATA_KEYS = 10
 #: Intercom turns `.` and `$` in event names into `-`; we do it first so what we log is what Intercom stores.
 _NAME_CHARS = re.compile(r"[.$]")
-#: Properties consumed by the mapping instead of being sent as metadata.
+#: Properties with fields of their own (revenue, currency, email), never repeated as metadata.
 _CONSUMED = frozenset({"revenue", "currency", "email"})
 
 
-def map_track(call: Track, received_at: datetime) -> TrackPlan | Skip:
-    email = text(call.properties.get("email")) or text(call.context_traits.get("email"))
-    contact = ContactRef(external_id=call.userId, email=None if call.userId else email)
+def _event_name(value: Any) -> str | None:
+    return event_name(name) if (name := text(value)) else None
+
+
+def _property(name: str) -> Field:
+    return Field(lambda call, _: properties_of(call).get(name), _keep)
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+FIELDS: dict[str, Field] = {
+    "event_name": Field(lambda call, _: event_name(call.event) if isinstance(call, Track) else None, _event_name, True),
+    "created_at": Field(lambda call, received_at: unix_seconds(call.occurred_at(received_at)), unix, True),
+    "user_id": Field(lambda call, _: call.userId, identifier),
+    "email": Field(
+        lambda call, _: text(properties_of(call).get("email")) or text(call.context_traits.get("email")), text
+    ),
+    "metadata": Field(lambda call, _: properties_of(call), lambda value: value if isinstance(value, dict) else None),
+    "revenue": _property("revenue"),
+    "currency": _property("currency"),
+}
+
+
+def build(values: dict[str, Any], lead_handling: LeadHandling) -> TrackPlan | Skip:
+    """By userId when there is one (no lookup needed), else by email."""
+    user_id = values["user_id"]
+    contact = ContactRef(external_id=user_id, email=None if user_id else values["email"])
     if not contact:
         return Skip("track without userId or email: Intercom cannot attribute the event")
-    event: EventBody = {
-        "event_name": event_name(call.event),
-        "created_at": unix_seconds(call.occurred_at(received_at)),
-    }
-    if metadata := event_metadata(call.properties):
+    if values["event_name"] is None:
+        return Skip("Track Event without an event_name")
+    event: EventBody = {"event_name": values["event_name"], "created_at": values["created_at"]}
+    priced = {**(values["metadata"] or {}), "revenue": values["revenue"], "currency": values["currency"]}
+    if metadata := event_metadata(priced):
         event["metadata"] = metadata
     return TrackPlan(contact=contact, event=event)
+
+
+TRACK_EVENT = ActionKind(FIELDS, build)
 
 
 def event_name(name: str) -> str:

@@ -1,0 +1,70 @@
+"""What an action type is: its fields, each with today's default and the coercion of a mapped value, and
+how the field values become one Intercom plan. The defaults are the fixed mapping this destination had
+before actions were configurable, so the default actions file behaves exactly as that mapping did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..events import Alias, Group, Identify, Page, Screen, Track
+from ..settings import LeadHandling
+from . import kit
+from .plans import Plan
+from .values import text
+
+AnyCall = Identify | Track | Page | Screen | Group | Alias
+
+
+@dataclass(frozen=True)
+class Field:
+    """`default(call, received_at)` is the value when the mapping leaves the field out; `coerce` turns a
+    mapped JSON value into what Intercom accepts for the field (None: left out of the request)."""
+
+    default: Callable[[AnyCall, datetime], Any]
+    coerce: Callable[[Any], Any]
+    required: bool = False  # Intercom needs it: a mapping may change it, never turn it off
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    fields: Mapping[str, Field]
+    build: Callable[[dict[str, Any], LeadHandling], Plan]
+
+    def plan(
+        self,
+        call: AnyCall,
+        received_at: datetime,
+        lead_handling: LeadHandling,
+        mapping: Mapping[str, Any],
+        event: dict[str, Any],
+    ) -> Plan:
+        """The plan for this event: mapped fields from `event` (the JSON as received), the others by default."""
+        values = {}
+        for name, field in self.fields.items():
+            if name not in mapping:
+                values[name] = field.default(call, received_at)
+            elif (directive := mapping[name]) is not None:
+                values[name] = field.coerce(kit.resolve(directive, event))
+                if values[name] is None and field.required:
+                    values[name] = field.default(call, received_at)
+            else:
+                values[name] = None
+        return self.build(values, lead_handling)
+
+
+def identifier(value: Any) -> str | None:
+    """An id Intercom can address: text, but never `.` or `..` (a path step, once in a URL)."""
+    found = text(value)
+    return None if found in (".", "..") else found
+
+
+def person_traits(call: AnyCall) -> dict[str, Any]:
+    """The person's traits: an identify's own, else those the event carries in context.traits."""
+    return call.traits if isinstance(call, Identify) else call.context_traits
+
+
+def properties_of(call: AnyCall) -> dict[str, Any]:
+    return call.properties if isinstance(call, Track | Page | Screen) else {}
