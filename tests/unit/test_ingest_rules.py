@@ -22,6 +22,12 @@ from intercom_destination.mapping.plans import Skip
         ({"All": True, "Intercom": False}, False),
         ({"All": True}, True),
         ({"Mixpanel": False}, True),
+        # Cloud mode's own name, and the most specific of our names decides.
+        ({"Intercom Cloud Mode (Actions)": False}, False),
+        ({"intercom cloud mode (actions)": False, "Intercom": True}, False),
+        ({"Intercom Cloud Mode (Actions)": True, "Intercom": False}, True),
+        ({"All": False, "Intercom Cloud Mode (Actions)": True}, True),
+        ({"intercom-web": False}, True),  # web mode's name does not switch cloud mode
     ],
 )
 def test_integrations_switch(integrations: dict[str, Any], allowed: bool) -> None:

@@ -187,6 +187,19 @@ def test_the_integrations_object_turns_it_off_per_call(site: Site) -> None:
     assert site.calls(wait_for=2) == [site.calls()[0], ["trackEvent", "on", {}]]
 
 
+def test_web_mode_answers_to_its_own_name(site: Site) -> None:
+    """`intercom-web` switches web mode and wins over `Intercom`; cloud mode's name does not touch it."""
+    site.run(f"""const d = {LOAD};
+        d.track('web-off', {{}}, {{integrations: {{'intercom-web': false}}}});
+        d.track('web-off-too', {{}}, {{integrations: {{'Intercom-Web': false, Intercom: true}}}});
+        d.track('web-on', {{}}, {{integrations: {{All: false, 'intercom-web': true}}}});
+        d.track('cloud-off', {{}}, {{integrations: {{'Intercom Cloud Mode (Actions)': false}}}});
+        d.identify('u1', {{}}, {{integrations: {{'intercom-web': {{user_hash: 'hash-web'}}}}}});""")
+    calls = site.calls(wait_for=4)
+    assert calls[1:3] == [["trackEvent", "web-on", {}], ["trackEvent", "cloud-off", {}]]
+    assert calls[3][0] == "update" and calls[3][1]["user_hash"] == "hash-web"
+
+
 def test_appid_is_required(site: Site) -> None:
     error = site.run("() => { try { IntercomDestination.load({}); } catch (e) { return e.message; } }")
     assert error == "IntercomDestination: appId is required"

@@ -15,7 +15,7 @@
 (function (root) {
   'use strict';
 
-  var VERSION = '1.0.0';
+  var VERSION = '1.1.0';
   /** Regional Messenger API hosts (the Api Base setting); a full URL is accepted too. */
   var API_BASES = {
     US: 'https://api-iam.intercom.io',
@@ -134,22 +134,33 @@
     return { amount: minor, currency: code };
   }
 
-  /** Segment's rule: Intercom false skips; All false skips unless Intercom is truthy (keys any case). */
-  function allowed(integrations) {
+  /** Web mode's names in an event's integrations object, most specific first (compared in lower case). */
+  var NAMES = ['intercom-web', 'intercom'];
+
+  function flagsOf(integrations) {
     var flags = {};
     Object.keys(integrations || {}).forEach(function (key) {
       flags[key.toLowerCase()] = integrations[key];
     });
-    if (flags.intercom !== undefined) return flags.intercom !== false;
+    return flags;
+  }
+
+  /** Segment's rule: our name false skips; All false skips unless our name is truthy (keys any case). */
+  function allowed(integrations) {
+    var flags = flagsOf(integrations);
+    for (var i = 0; i < NAMES.length; i++) {
+      if (flags[NAMES[i]] !== undefined) return flags[NAMES[i]] !== false;
+    }
     return flags.all !== false;
   }
 
+  /** Per-call options (identity verification) under the most specific of our names that holds an object. */
   function intercomOptions(integrations) {
-    var options = {};
-    Object.keys(integrations || {}).forEach(function (key) {
-      if (key.toLowerCase() === 'intercom' && isObject(integrations[key])) options = integrations[key];
-    });
-    return options;
+    var flags = flagsOf(integrations);
+    for (var i = 0; i < NAMES.length; i++) {
+      if (isObject(flags[NAMES[i]])) return flags[NAMES[i]];
+    }
+    return {};
   }
 
   /** group traits (or an identify's traits.company) -> the Messenger's company object. */
