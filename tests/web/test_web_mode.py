@@ -197,7 +197,8 @@ def test_web_mode_answers_to_its_own_name(site: Site) -> None:
         d.identify('u1', {{}}, {{integrations: {{'intercom-web': {{user_hash: 'hash-web'}}}}}});""")
     calls = site.calls(wait_for=4)
     assert calls[1:3] == [["trackEvent", "web-on", {}], ["trackEvent", "cloud-off", {}]]
-    assert calls[3][0] == "update" and calls[3][1]["user_hash"] == "hash-web"
+    assert calls[3][0] == "update"
+    assert calls[3][1]["user_hash"] == "hash-web"
 
 
 def test_appid_is_required(site: Site) -> None:
