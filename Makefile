@@ -8,7 +8,7 @@ WEB_STAMP := tests/web/node_modules/.installed
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements/sam.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install sam lock browser dev replay unpark test lint unit bench soak clean
+.PHONY: install sam lock browser dev replay unpark actions-check preview test lint unit bench soak clean
 
 # Installs exactly the hashed lock: the same packages on every machine, or a refusal.
 $(STAMP): pyproject.toml $(LOCK)
@@ -47,7 +47,7 @@ $(WEB_STAMP): tests/web/package.json tests/web/package-lock.json
 browser: $(WEB_STAMP)
 	@command -v chromium >/dev/null || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
-dev: install  ## run the destination, an Intercom sandbox and SQS locally (PORT, WRITE_KEY, INTERCOM_API_BASE)
+dev: install  ## run the destination, an Intercom sandbox and SQS locally (PORT, WRITE_KEY, ACTIONS_FILE, INTERCOM_API_BASE)
 	PYTHONUNBUFFERED=1 $(BIN)/python -m local.dev
 
 replay: install  ## with `make dev` running: replay the dead-letter queue once and print a summary
@@ -55,6 +55,13 @@ replay: install  ## with `make dev` running: replay the dead-letter queue once a
 
 unpark: install  ## with `make dev` running: move parked messages back to the dead-letter queue
 	$(BIN)/python -m local.replay --unpark
+
+actions-check: install  ## validate the actions file (ACTIONS_FILE, else the layer's default) and list its actions
+	$(BIN)/python -m local.actions check
+
+preview: install  ## EVENT=events/track.json (or - for stdin): the actions it fires and the Intercom requests; none sent
+	@test -n "$(EVENT)" || (echo "usage: make preview EVENT=events/track.json   (or EVENT=- to read stdin)" && exit 2)
+	$(BIN)/python -m local.actions preview $(EVENT)
 
 lint: install
 	$(BIN)/ruff check .

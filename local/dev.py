@@ -1,7 +1,7 @@
 """`make dev`: run the destination locally, no AWS account and no Docker needed.
 
 Environment: PORT (3000), WRITE_KEY (dev-write-key), WEBHOOK_SECRET (none: the shared secret(s) that sign
-pipeline webhooks, comma-separated), INTERCOM_API_BASE and INTERCOM_ACCESS_TOKEN (to use a real workspace
+pipeline webhooks, comma-separated), ACTIONS_FILE (the layer's default actions; an invalid file stops it), INTERCOM_API_BASE and INTERCOM_ACCESS_TOKEN (to use a real workspace
 instead of the sandbox), SANDBOX_PORT (3001), AWS_PORT (3002: SQS and DynamoDB).
 """
 
@@ -10,16 +10,19 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
+from pathlib import Path
 
-from intercom_destination.settings import split_keys
+from intercom_destination.settings import Settings, split_keys
 
-from local import stack
+from local import actions, stack
 
 BANNER = """
 intercom-destination is running locally.
 
   endpoint       {url}          (POST /v1/batch, /v1/identify, /v1/track, /v1/group, ...; GET /health)
+  preview        {url}/v1/preview   (what events would send, nothing sent; or `make preview EVENT=...`)
   write key      {write_key}
   web mode       {url}/v1/web/intercom.js
   Intercom       {intercom}
@@ -38,6 +41,11 @@ Replay the dead-letter queue with `make replay` (another terminal); Ctrl-C stops
 
 
 def main() -> None:
+    actions_file = os.environ.get("ACTIONS_FILE") or None
+    if actions_file:  # a wrong file never reaches traffic: refuse to start
+        actions_file = str(Path(actions_file).resolve())
+        if actions.check(Settings.from_env({"ACTIONS_FILE": actions_file})):
+            sys.exit("make dev: not started; fix the actions file (make actions-check) and run it again")
     api_base = os.environ.get("INTERCOM_API_BASE") or None
     running = stack.start(
         port=int(os.environ.get("PORT", "3000")),
@@ -47,9 +55,14 @@ def main() -> None:
         intercom_api_base=api_base,
         intercom_token=os.environ.get("INTERCOM_ACCESS_TOKEN"),
     )
+    overrides = {}
     if webhook_secret := os.environ.get("WEBHOOK_SECRET"):
-        stack.configure(**running.function_env(WEBHOOK_SECRETS=webhook_secret))
+        overrides["WEBHOOK_SECRETS"] = webhook_secret
         print(f"Pipeline webhooks: {running.url}/v1/webhook, signed (X-Signature) with WEBHOOK_SECRET", flush=True)
+    if actions_file:
+        overrides["ACTIONS_FILE"] = actions_file
+    if overrides:
+        stack.configure(**running.function_env(**overrides))
     sandbox = running.sandbox
     print(
         BANNER.format(

@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination import api_doc
-from intercom_destination.answers import INGEST_ANSWERS, SECURITY, Accepted, Refused
+from intercom_destination.answers import INGEST_ANSWERS, PREVIEW_ANSWERS, SECURITY, Accepted, Preview, Refused
 from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH, RawRequest, RequestError
 from intercom_destination.ingest import RETRY_AFTER_SECONDS, Answer
 from intercom_destination.telemetry import add_intercom_metrics
@@ -88,6 +88,21 @@ def web_script() -> Response[str]:
     return Response(200, "application/javascript; charset=utf-8", WEB_SCRIPT, headers=headers)
 
 
+@app.post(
+    "/v1/preview",
+    summary="What events would do: the actions each fires and the Intercom requests each would send (none is sent)",
+    responses={**PREVIEW_ANSWERS},
+    security=SECURITY,
+)
+def preview(
+    body: api_doc.IngestBody = None,  # type: ignore[assignment]  # documents the body; the layer parses it
+) -> Response[Preview]:
+    event = app.current_event
+    received_at = datetime.fromtimestamp(event.request_context.time_epoch / 1000, tz=UTC)
+    answer = ingest_service().preview(_raw_request(), received_at)
+    return _json(answer.status, answer.body, answer.headers)
+
+
 @app.post("/v1/<kind>", summary="Send calls", responses=INGEST_ANSWERS, security=SECURITY)
 def ingest(
     kind: api_doc.CallPath,
@@ -111,15 +126,18 @@ def webhook(
     return _handle(WEBHOOK_PATH)
 
 
-def _handle(kind: str) -> Response:
+def _raw_request() -> RawRequest:
     event = app.current_event
-    request = RawRequest(
+    return RawRequest(
         body=event.body,
         is_base64_encoded=bool(event.is_base64_encoded),
         headers={name.lower(): value for name, value in (event.headers or {}).items()},
     )
-    received_at = datetime.fromtimestamp(event.request_context.time_epoch / 1000, tz=UTC)
-    answer: Answer = ingest_service().handle(kind, request, received_at)
+
+
+def _handle(kind: str) -> Response:
+    received_at = datetime.fromtimestamp(app.current_event.request_context.time_epoch / 1000, tz=UTC)
+    answer: Answer = ingest_service().handle(kind, _raw_request(), received_at)
     for name, count in answer.counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     return _json(answer.status, answer.body, answer.headers)

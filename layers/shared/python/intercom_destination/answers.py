@@ -44,6 +44,38 @@ class EventsRefused(Refused):
     errors: list[ItemError] = Field(description="one entry per refused field or event, by batch index")
 
 
+class PlannedCall(BaseModel):
+    """One Intercom request an action would send; `{...}` stands for ids Intercom assigns."""
+
+    method: str
+    path: str
+    body: dict[str, Any]
+    note: str | None = Field(default=None, description="when it is sent, or what else may follow")
+
+
+class PreviewedAction(BaseModel):
+    name: str
+    type: str = Field(description="identify_contact, identify_company or track_event")
+    requests: list[PlannedCall] | None = Field(default=None, description="in order, for a first-seen contact")
+    skipped: str | None = Field(default=None, description="why the action sends nothing for this event")
+    error: str | None = Field(default=None, description="the mapping failed: the event would be parked")
+
+
+class PreviewedEvent(BaseModel):
+    index: int
+    messageId: str | None
+    type: str
+    actions: list[PreviewedAction] = Field(description="the actions the event fires, in the actions file's order")
+    skipped: str | None = Field(default=None, description="why no action fires")
+
+
+class Preview(BaseModel):
+    """What each event would do; nothing was sent, queued or de-duplicated."""
+
+    events: list[PreviewedEvent] = Field(description="the valid events, by batch index")
+    errors: list[ItemError] = Field(description="the invalid events: what would be answered 400")
+
+
 #: How callers authenticate, as the API document names it (schemes in api_doc.py).
 SECURITY: list[dict[str, list[str]]] = [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
 _REFUSED: dict[str, Any] = {"application/json": {"model": Refused}}
@@ -62,8 +94,15 @@ INGEST_ANSWERS: dict[int, Any] = {
     415: {"description": "`unsupported_encoding`: a Content-Encoding other than gzip", "content": _REFUSED},
     503: {
         "description": "`not_accepted`: the events listed could not be made durable; `unavailable`: write keys "
-        "unreadable. Resend after Retry-After (events already accepted are de-duplicated by messageId).",
+        "or actions unreadable; `misconfigured`: the actions file is invalid. Resend after Retry-After (events "
+        "already accepted are de-duplicated by messageId).",
         "headers": _RETRY_AFTER,
         "content": {"application/json": {"model": EventsRefused | Refused}},
     },
+}
+#: Every answer of `/v1/preview`: the ingest answers but 200 (its own body) and 400 (invalid events are listed).
+PREVIEW_ANSWERS: dict[int, Any] = {
+    **{status: answer for status, answer in INGEST_ANSWERS.items() if status not in (200, 400)},
+    200: {"description": "what each event would do", "content": {"application/json": {"model": Preview}}},
+    400: {"description": "`invalid_request`: the body is unreadable", "content": _REFUSED},
 }

@@ -33,7 +33,8 @@ from .intercom import (
     RetryableError,
     UnknownAttributeError,
 )
-from .mapping.plans import CompanyBody, ContactBody, ContactRef, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
+from .mapping.plans import ContactBody, ContactRef, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
+from .mapping.requests import company_body, contact_body
 from .privacy import mask_email
 
 logger = Logger(child=True)
@@ -129,12 +130,8 @@ class Deliverer:
         self._with_attributes("contact", plan.custom_attributes, lambda attrs: self._write_contact(plan, attrs))
 
     def _write_contact(self, plan: IdentifyPlan, attributes: dict[str, Scalar]) -> None:
-        body: ContactBody = {**plan.body}
-        if attributes:
-            body["custom_attributes"] = attributes
+        body = contact_body(plan, attributes)
         ref = plan.contact
-        if ref.external_id is not None:
-            body["external_id"] = ref.external_id
         subject = f"written:{contact_subject(ref)}"
         written = fingerprint({**body, "role": plan.role})
         if self._unchanged(subject, written):
@@ -282,7 +279,7 @@ class Deliverer:
     def _company(self, plan: GroupPlan, attributes: dict[str, Scalar]) -> tuple[str, bool]:
         """The company's Intercom id, and whether it was remembered (its body unchanged within the window)
         rather than upserted now."""
-        company_id, body = plan.company["company_id"], _company_body(plan, attributes)
+        company_id, body = plan.company["company_id"], company_body(plan, attributes)
         known = self._cache.get(f"company:{company_id}")
         written = fingerprint(body)
         if known and self._unchanged(f"written:group:{company_id}", written):
@@ -366,10 +363,6 @@ class Deliverer:
         except UnknownAttributeError:
             self._registry.forget(model)
             return write(self._registry.prepare(model, attributes))
-
-
-def _company_body(plan: GroupPlan, attributes: dict[str, Scalar]) -> CompanyBody:
-    return {**plan.company, "custom_attributes": attributes} if attributes else plan.company
 
 
 def _describe(ref: ContactRef) -> str:

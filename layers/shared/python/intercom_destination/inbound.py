@@ -34,6 +34,9 @@ SINGLE_CALL_PATHS = {
 BATCH_PATHS = frozenset({"batch", "b", "import"})
 #: The path of hosted pipelines' webhook destinations: one event of any type, an array, or a batch.
 WEBHOOK_PATH = "webhook"
+#: What an event would do, without doing it: the same bodies as the webhook path, write keys only.
+PREVIEW_PATH = "preview"
+_ANY_EVENT_PATHS = frozenset({WEBHOOK_PATH, PREVIEW_PATH})
 #: Who a signed webhook request is, for de-duplication: the same for every secret, so rotation keeps it.
 WEBHOOK_SCOPE = "webhook"
 #: Top-level batch keys merged into every item (item keys win), per Segment's HTTP API.
@@ -104,6 +107,11 @@ def decode_body(request: RawRequest, limit: int) -> bytes:
     return raw
 
 
+def takes_an_array(path_kind: str) -> bool:
+    """Paths whose body may be a bare array of events (it is read as the batch)."""
+    return path_kind in BATCH_PATHS or path_kind in _ANY_EVENT_PATHS
+
+
 def parse_json_object(raw: bytes, batch: bool = False) -> dict[str, Any]:
     """Parse whatever the Content-Type says (browsers send JSON as text/plain), within bounded_json's limits.
     On a batch path a top-level array is the batch itself (some senders post one)."""
@@ -165,10 +173,10 @@ def signed_by(raw: bytes, signature: str, secrets: Iterable[str]) -> bool:
 
 def split_items(path_kind: str, body: dict[str, Any], max_event_bytes: int, max_events: int) -> list[Item]:
     """The calls in a request. A batch's top-level context/integrations/sentAt are merged into each item.
-    A webhook carries a batch, or one call of any type."""
-    if path_kind == WEBHOOK_PATH and not isinstance(body.get("batch"), list):
+    A webhook (or a preview) carries a batch, or one call of any type."""
+    if path_kind in _ANY_EVENT_PATHS and not isinstance(body.get("batch"), list):
         return [_item(0, body)]
-    if path_kind in BATCH_PATHS or path_kind == WEBHOOK_PATH:
+    if path_kind in BATCH_PATHS or path_kind in _ANY_EVENT_PATHS:
         batch = body.get("batch")
         if not isinstance(batch, list):
             raise RequestError(400, "invalid_request", "batch: must be an array of events")

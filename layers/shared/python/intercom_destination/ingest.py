@@ -28,13 +28,13 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import intercom
-from .answers import Accepted, EventsRefused, ItemError
+from .answers import Accepted, EventsRefused, ItemError, PlannedCall, Preview, PreviewedAction, PreviewedEvent
 from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .identity import keys_of
 from .inbound import (
-    BATCH_PATHS,
+    PREVIEW_PATH,
     WEBHOOK_PATH,
     WEBHOOK_SCOPE,
     Item,
@@ -47,15 +47,17 @@ from .inbound import (
     presented_keys,
     signed_by,
     split_items,
+    takes_an_array,
 )
 from .intercom import PermanentError, RetryableError
 from .mapping import map_call
 from .mapping.actions import Action, ActionsError, ActionSet, default_actions
 from .mapping.fields import AnyCall
 from .mapping.plans import Plan, Skip
+from .mapping.requests import requests_of
 from .people import Applied, People, Version, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
-from .settings import Settings
+from .settings import LeadHandling, Settings
 
 logger = Logger(child=True)
 #: Time kept inside the budget for claims, SendMessageBatch, completions and person records after the
@@ -125,7 +127,7 @@ class _Work:
     event: dict[str, Any]
     key: str  # idempotency key: the event's, and the action's name unless it is the type's default action
     version: Version | None = None  # what an identify or group would set, and as of when
-    action: Action | None = None  # None: skipped, or unmappable
+    action: Action | None = None  # None: no action fired (integrations off, or no trigger matched)
 
 
 @dataclass(frozen=True)
@@ -182,24 +184,14 @@ class Ingest:
         """Raises inbound.RequestError for request-level problems (nothing delivered)."""
         started = self._clock()
         settings = self._settings
-        accepted = self._read_keys()
-        in_header = header_keys(request.headers)
-        if in_header:  # checked before the body is inflated or parsed
-            authenticate(in_header, accepted)
-        raw = decode_body(request, settings.max_batch_bytes)
-        signature = request.headers.get("x-signature", "") if path_kind == WEBHOOK_PATH and not in_header else ""
-        if signature and not signed_by(raw, signature, self._read_secrets()):  # before the body is parsed
-            raise RequestError(401, "unauthorized", "X-Signature does not match the body under any webhook secret")
-        body = parse_json_object(raw, path_kind in BATCH_PATHS or path_kind == WEBHOOK_PATH)
-        write_key = WEBHOOK_SCOPE if signature else authenticate(presented_keys(request.headers, body), accepted)
-        items = split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
+        write_key, items = self._read(path_kind, request)
 
         # Intercom calls end early enough to leave the durability work after them its time in the budget.
         budget = settings.delivery_budget_seconds
         deadline = started + budget - min(DURABILITY_SECONDS + DURABILITY_SECONDS_PER_EVENT * len(items), budget / 2)
         report = Report()
         actions = self._actions()
-        prepared = [work for item in items for work in self._prepare(item, write_key, received_at, report, actions)]
+        prepared = [work for item in items for work in prepare(item, write_key, received_at, report, actions, settings)]
         claims = self._claim(prepared)
         people = person_queues(prepared)
         records = self._read_people(people)
@@ -219,6 +211,28 @@ class Ingest:
             self._record(report, work, outcome)
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
         return report.answer()
+
+    def _read(self, path_kind: str, request: RawRequest) -> tuple[str, list[Item]]:
+        """Authenticate (write key, or a webhook's signature) and split the body into its events."""
+        settings = self._settings
+        accepted = self._read_keys()
+        in_header = header_keys(request.headers)
+        if in_header:  # checked before the body is inflated or parsed
+            authenticate(in_header, accepted)
+        raw = decode_body(request, settings.max_batch_bytes)
+        signature = request.headers.get("x-signature", "") if path_kind == WEBHOOK_PATH and not in_header else ""
+        if signature and not signed_by(raw, signature, self._read_secrets()):  # before the body is parsed
+            raise RequestError(401, "unauthorized", "X-Signature does not match the body under any webhook secret")
+        body = parse_json_object(raw, takes_an_array(path_kind))
+        write_key = WEBHOOK_SCOPE if signature else authenticate(presented_keys(request.headers, body), accepted)
+        return write_key, split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
+
+    def preview(self, request: RawRequest, received_at: datetime) -> Answer:
+        """What the events of a request would do: the actions each fires and the Intercom requests each would
+        send (mapping.requests), or why it is skipped or invalid. Nothing is claimed, sent or queued.
+        The body is any the webhook path takes (one event, an array, a batch); a write key is required."""
+        write_key, items = self._read(PREVIEW_PATH, request)
+        return Answer(200, preview_of(items, write_key, received_at, self._actions(), self._settings))
 
     def _read_keys(self) -> tuple[str, ...]:
         """The accepted write keys; SSM unreachable is our outage, not the caller's fault: 503, resend."""
@@ -276,57 +290,6 @@ class Ingest:
             )
             for person, done in by_person.items()
         ])  # fmt: skip
-
-    def _prepare(
-        self, item: Item, write_key: str, received_at: datetime, report: Report, actions: ActionSet
-    ) -> list[_Work]:
-        """Validate one event and map it with each action it fires (one work each, in the file's order);
-        problems are recorded against its index and it is left out."""
-        index, data = item.index, item.data
-        message_id = _message_id(data)
-        call_type = str(data.get("type"))[:20] if isinstance(data, dict) else "unknown"
-        if not isinstance(data, dict):
-            errors = [FieldError(field="(event)", message="must be a JSON object")]
-        elif item.problems:
-            errors = [FieldError(field=path, message=why) for path, why in item.problems]
-        elif item.size > self._settings.max_event_bytes:
-            errors = [FieldError(field="(event)", message=f"over the {self._settings.max_event_bytes}-byte limit")]
-        else:
-            try:
-                call = parse_call(data)
-            except InvalidCallError as exc:
-                errors = exc.errors
-            else:
-                key = idempotency_key(write_key, data)
-                return [
-                    self._map(index, message_id, call, data, key, action, received_at)
-                    for action in _fired(actions, call, data)
-                ]
-        report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
-        for error in errors:
-            report.rejected.append(ItemError(index, message_id, error.field, "invalid_event", error.message))
-        logger.info("event rejected", extra={"message_id": message_id, "index": index, "errors": len(errors)})
-        return []
-
-    def _map(
-        self,
-        index: int,
-        message_id: str | None,
-        call: AnyCall,
-        data: dict[str, Any],
-        key: str,
-        action: Action | Skip,
-        received_at: datetime,
-    ) -> _Work:
-        if isinstance(action, Skip):
-            return _Work(index, message_id, call.type, action, data, key)
-        key += action.dedupe_suffix(call.type)
-        try:
-            plan = map_call(call, received_at, self._settings.lead_handling, action, data)
-        except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
-            logger.exception("event could not be mapped; parking it", extra={"message_id": message_id})
-            return _Work(index, message_id, call.type, Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}"), data, key)
-        return _Work(index, message_id, call.type, plan, data, key, version_of(plan, call, received_at), action)
 
     def _read_people(self, people: list[tuple[str, list[_Work]]]) -> dict[str, Applied]:
         """One read (BatchGetItem per 100) for every person of this request with something to deliver.
@@ -475,6 +438,94 @@ class Ingest:
             logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
         elif isinstance(work.plan, Skip):
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
+
+
+def prepare(
+    item: Item, write_key: str, received_at: datetime, report: Report, actions: ActionSet, settings: Settings
+) -> list[_Work]:
+    """Validate one event and map it with each action it fires (one work each, in the file's order);
+    problems are recorded against its index and it is left out."""
+    index, data = item.index, item.data
+    message_id = _message_id(data)
+    call_type = str(data.get("type"))[:20] if isinstance(data, dict) else "unknown"
+    if not isinstance(data, dict):
+        errors = [FieldError(field="(event)", message="must be a JSON object")]
+    elif item.problems:
+        errors = [FieldError(field=path, message=why) for path, why in item.problems]
+    elif item.size > settings.max_event_bytes:
+        errors = [FieldError(field="(event)", message=f"over the {settings.max_event_bytes}-byte limit")]
+    else:
+        try:
+            call = parse_call(data)
+        except InvalidCallError as exc:
+            errors = exc.errors
+        else:
+            key = idempotency_key(write_key, data)
+            return [
+                _map(index, message_id, call, data, key, action, received_at, settings.lead_handling)
+                for action in _fired(actions, call, data)
+            ]
+    report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
+    for error in errors:
+        report.rejected.append(ItemError(index, message_id, error.field, "invalid_event", error.message))
+    logger.info("event rejected", extra={"message_id": message_id, "index": index, "errors": len(errors)})
+    return []
+
+
+def _map(
+    index: int,
+    message_id: str | None,
+    call: AnyCall,
+    data: dict[str, Any],
+    key: str,
+    action: Action | Skip,
+    received_at: datetime,
+    lead_handling: LeadHandling,
+) -> _Work:
+    if isinstance(action, Skip):
+        return _Work(index, message_id, call.type, action, data, key)
+    key += action.dedupe_suffix(call.type)
+    try:
+        plan = map_call(call, received_at, lead_handling, action, data)
+    except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
+        logger.exception("event could not be mapped; parking it", extra={"message_id": message_id})
+        unmappable = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
+        return _Work(index, message_id, call.type, unmappable, data, key, action=action)
+    return _Work(index, message_id, call.type, plan, data, key, version_of(plan, call, received_at), action)
+
+
+def preview_of(
+    items: list[Item], write_key: str, received_at: datetime, actions: ActionSet, settings: Settings
+) -> dict[str, Any]:
+    """What the events would do: the actions each fires and the Intercom requests each would send
+    (mapping.requests), or why it is skipped or invalid; as `POST /v1/preview` answers (api: answers.Preview)."""
+    report = Report()
+    events: dict[int, PreviewedEvent] = {}
+    for item in items:
+        for work in prepare(item, write_key, received_at, report, actions, settings):
+            event = events.setdefault(
+                work.index,
+                PreviewedEvent(index=work.index, messageId=work.message_id, type=work.call_type, actions=[]),
+            )
+            if work.action is None:
+                event.skipped = _shown(work.plan).skipped
+            else:
+                event.actions.append(_shown(work.plan, work.action))
+    preview = Preview(events=[events[index] for index in sorted(events)], errors=sorted(report.rejected, key=_by_index))
+    return preview.model_dump(mode="json", exclude_unset=True)
+
+
+def _shown(plan: Plan | Unmappable, action: Action | None = None) -> PreviewedAction:
+    """A plan as the preview shows it: its requests, or why there are none."""
+    shown = PreviewedAction(name=action.name if action else "", type=action.type if action else "")
+    match plan:
+        case Skip():
+            shown.skipped = plan.reason
+        case Unmappable():
+            shown.error = plan.error
+        case _:
+            shown.requests = [PlannedCall.model_validate(request) for request in requests_of(plan)]
+    return shown
 
 
 def _fired(actions: ActionSet, call: AnyCall, data: dict[str, Any]) -> list[Action | Skip]:
