@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from intercom_destination.mapping.actions import DEFAULT_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -60,3 +61,6 @@ def test_the_built_layer_is_small_for_arm64_python_313_and_leaves_the_sdk_to_the
     assert size_mb(built / "SharedLayer") <= LAYER_LIMIT_MB, f"{size_mb(built / 'SharedLayer'):.1f} MB"
     assert not list(python.rglob("__pycache__"))  # bytecode of the build's Python, which 3.13 would ignore
     assert not (python / "aws_xray_sdk").exists()  # Lambda's own tracing records invocations without it
+    # The default actions file ships in the layer, byte for byte.
+    shipped = python / "intercom_destination" / "mapping" / "actions.default.json"
+    assert shipped.read_bytes() == DEFAULT_FILE.read_bytes()
