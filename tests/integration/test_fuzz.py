@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.sandbox import SandboxControl
-from tests.conftest import Api
+from local.stack import Stack
+from tests.conftest import Api, cold_start
 
 #: JSON text fragments that are valid to a lenient parser but hostile to naive code.
 HOSTILE_LITERALS = [
@@ -155,3 +157,84 @@ def test_arbitrary_json_never_costs_a_5xx_or_the_valid_events(
         assert all(error["field"] and error["message"] for error in reply.body["errors"])
     contacts = {contact["external_id"] for contact in sandbox.state()["contacts"]}
     assert f"good-{number}" in contacts
+
+
+#: Every action fires on every event and maps from wherever hostile values may sit (the whole event too).
+GREEDY_ACTIONS = {
+    "actions": [
+        {
+            "name": "Contact",
+            "type": "identify_contact",
+            "trigger": "type != null",
+            "mapping": {
+                "role": {"@path": "$.traits.name"},
+                "email": {"@path": "$.traits.email"},
+                "name": {"@template": "{{traits.name}} {{properties.link}} {{context.traits}}"},
+                "signed_up_at": {"@path": "$.traits.createdAt"},
+                "owner_id": {"@path": "$.properties"},
+                "unsubscribed_from_emails": {"@path": "$.traits.unsubscribed_from_emails"},
+                "custom_attributes": {"@path": "$"},
+            },
+        },
+        {
+            "name": "Company",
+            "type": "identify_company",
+            "trigger": 'type != null or contains(event, "x") or match(userId, "*")',
+            "mapping": {
+                "company_id": {"@path": "$.groupId"},
+                "monthly_spend": {"@path": "$.traits.monthly_spend"},
+                "size": {"@path": "$.properties.revenue"},
+                "remote_created_at": {"@path": "$.timestamp"},
+                "custom_attributes": {"@path": "$.properties"},
+                "email": {"@path": "$.context.traits.email"},
+            },
+        },
+        {
+            "name": "Event",
+            "type": "track_event",
+            "trigger": "type != null",
+            "mapping": {
+                "event_name": {"@if": {"exists": {"@path": "$.event"}, "then": {"@path": "$.event"}, "else": "x"}},
+                "created_at": {"@path": "$.properties.when_date"},
+                "metadata": {"@path": "$"},
+                "revenue": {"@path": "$.properties.revenue"},
+                "currency": {"@path": "$.properties.currency"},
+            },
+        },
+    ]
+}
+
+
+@pytest.fixture
+def greedy(stack: Stack, sandbox: SandboxControl, tmp_path_factory: pytest.TempPathFactory) -> Api:
+    path = tmp_path_factory.mktemp("actions") / "greedy.json"
+    path.write_text(json.dumps(GREEDY_ACTIONS), encoding="utf-8")
+    cold_start(stack, ACTIONS_FILE=str(path))
+    return Api(stack.url)
+
+
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+@given(data=st.data())
+def test_mappings_that_read_hostile_values_never_cost_a_5xx_or_the_valid_events(
+    greedy: Api, sandbox: SandboxControl, data: st.DataObject
+) -> None:
+    """Custom mappings reach every hostile value (the whole event as custom attributes and metadata); the
+    preview of the same body answers too."""
+    number = data.draw(st.integers(0, 10**9), label="n")
+    bad = data.draw(st.lists(hostile_event(number), min_size=1, max_size=3), label="bad")
+    good = json.dumps({"type": "identify", "userId": f"good-{number}", "messageId": f"fuzz-greedy-{number}"})
+    body = ('{"batch":[' + ",".join([good, *(text for text, _ in bad)]) + "]}").encode("utf-8", "surrogatepass")
+
+    preview = greedy.post("/v1/preview", raw=body, headers={"Content-Type": "application/json"})
+    reply = greedy.post("/v1/batch", raw=body, headers={"Content-Type": "application/json"})
+
+    assert preview.status == 200, preview.body
+    assert reply.status in (200, 400), reply.body
+    if reply.status == 400:
+        assert 0 not in {error["index"] for error in reply.body["errors"]}, reply.body
+    assert f"good-{number}" in {contact["external_id"] for contact in sandbox.state()["contacts"]}

@@ -76,3 +76,11 @@ def test_not_json_still_fails_as_a_value_error() -> None:
 def test_problems_are_capped() -> None:
     event = {"k" + str(n): Unusable("bad") for n in range(100)}
     assert len(problems(event)) == 20
+
+
+def test_lone_surrogates_are_named_by_field_and_pairs_pass() -> None:
+    event = loads(rb'{"userId": "\ud800", "traits": {"\udfff": 1, "ok": "\ud83d\ude00"}}')
+    assert problems(event) == [
+        ("userId", "holds a lone surrogate escape (\\ud800-\\udfff alone is not Unicode text)"),
+        ("traits.\\udfff", "holds a lone surrogate escape (\\ud800-\\udfff alone is not Unicode text)"),
+    ]

@@ -5,7 +5,8 @@ and `problems()` names it, so only the event that holds it is refused while the 
 Bounds (see README "What bad input gets"):
 - integers beyond the signed 64-bit range, floats that overflow to infinity, and NaN/Infinity literals;
 - nesting deeper than MAX_DEPTH levels inside one event (and the C parser's own recursion limit, which
-  a body 1,000 levels deep would otherwise hit: such subtrees are cut out before parsing).
+  a body 1,000 levels deep would otherwise hit: such subtrees are cut out before parsing);
+- strings (values or keys) holding a lone surrogate escape, which no UTF-8 encoder takes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Unusable:
 _NOT_FINITE = Unusable("must be a finite number (NaN and Infinity are not JSON)")
 _TOO_BIG = Unusable(f"is out of range (numbers must be within ±{MAX_INT})")
 _TOO_DEEP = Unusable(f"is nested deeper than {MAX_DEPTH} levels")
+_SURROGATE = "holds a lone surrogate escape (\\ud800-\\udfff alone is not Unicode text)"
 
 
 def loads(raw: bytes | str) -> Any:
@@ -119,6 +121,17 @@ def _unmark_arrays(value: Any, marker: str) -> Any:
     return value
 
 
+def _lone_surrogate(value: object) -> bool:
+    """JSON's `\\ud800` escapes decode to text no UTF-8 encoder (ours, botocore's, Intercom's) accepts."""
+    if not isinstance(value, str) or value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def problems(event: Any, limit: int = 20) -> list[tuple[str, str]]:
     """(field path, message) for each unusable value or over-deep nesting in `event`, first `limit` of them.
 
@@ -145,6 +158,9 @@ def _walk(event: Any) -> Iterator[tuple[str, str]]:
         for key, child in items:
             if isinstance(child, Unusable):
                 yield (f"{path}.{key}" if path else str(key)), child.why
+            elif _lone_surrogate(child) or _lone_surrogate(key):
+                shown = str(key).encode("utf-8", "backslashreplace").decode()  # the answer must encode too
+                yield (f"{path}.{shown}" if path else shown), _SURROGATE
             elif isinstance(child, dict | list):
                 nested.append((f"{path}.{key}" if path else str(key), child, depth + 1))
         stack.extend(reversed(nested))

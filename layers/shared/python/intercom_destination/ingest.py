@@ -459,6 +459,10 @@ def prepare(
             call = parse_call(data)
         except InvalidCallError as exc:
             errors = exc.errors
+        except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
+            logger.exception("event could not be parsed; parking it", extra={"message_id": message_id})
+            unmappable = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
+            return [_Work(index, message_id, call_type, unmappable, data, idempotency_key(write_key, data))]
         else:
             key = idempotency_key(write_key, data)
             return [
