@@ -66,9 +66,9 @@ def test_the_swagger_ui_is_served_at_docs(stack: Any) -> None:
     assert "SwaggerUIBundle" in reply.body["raw"]
 
 
-def answers_as_documented(document: dict[str, Any], reply: Reply) -> None:
+def answers_as_documented(document: dict[str, Any], reply: Reply, path: str = "/v1/{kind}") -> None:
     """The body validates against the schema the document gives for this status (refs resolved in place)."""
-    answers = document["paths"]["/v1/{kind}"]["post"]["responses"]
+    answers = document["paths"][path]["post"]["responses"]
     schema = answers[str(reply.status)]["content"]["application/json"]["schema"]
     jsonschema.validate(reply.body, {**schema, "components": document["components"]})
     for header in answers[str(reply.status)].get("headers", {}):
@@ -92,3 +92,24 @@ def test_each_answer_of_the_endpoint_matches_the_document(
     assert replies[1].body["errors"][0]["field"] == "event"
     for reply in replies:
         answers_as_documented(document, reply)
+
+
+def test_each_answer_of_the_preview_matches_the_document(
+    document: dict[str, Any], api: Api, sandbox: SandboxControl
+) -> None:
+    events = [
+        {"type": "identify", "userId": "u-1", "traits": {"email": "a@example.com"}},
+        {"type": "group", "userId": "u-1", "groupId": "g"},
+        {"type": "track", "anonymousId": "a", "event": "Anonymous"},  # skipped by its action: no contact
+        {"type": "page", "userId": "u-1"},  # no action fires
+        {"type": "track"},  # invalid
+    ]
+    replies = [
+        api.post("/v1/preview", events),
+        api.post("/v1/preview", raw=b"{not json"),
+        api.post("/v1/preview", events, key="wrong"),
+    ]
+    assert [reply.status for reply in replies] == [200, 400, 401]
+    assert [len(event["actions"]) for event in replies[0].body["events"]] == [1, 1, 1, 0]
+    for reply in replies:
+        answers_as_documented(document, reply, "/v1/preview")
