@@ -67,6 +67,7 @@ class PreviewedEvent(BaseModel):
     type: str
     actions: list[PreviewedAction] = Field(description="the actions the event fires, in the actions file's order")
     skipped: str | None = Field(default=None, description="why no action fires")
+    error: str | None = Field(default=None, description="the event could not be read: it would be parked")
 
 
 class Preview(BaseModel):

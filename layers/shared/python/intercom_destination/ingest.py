@@ -511,17 +511,19 @@ def preview_of(
                 work.index,
                 PreviewedEvent(index=work.index, messageId=work.message_id, type=work.call_type, actions=[]),
             )
-            if work.action is None:
-                event.skipped = _shown(work.plan).skipped
-            else:
+            if work.action is not None:
                 event.actions.append(_shown(work.plan, work.action))
+            elif isinstance(work.plan, Skip):
+                event.skipped = work.plan.reason
+            elif isinstance(work.plan, Unmappable):
+                event.error = work.plan.error
     preview = Preview(events=[events[index] for index in sorted(events)], errors=sorted(report.rejected, key=_by_index))
     return preview.model_dump(mode="json", exclude_unset=True)
 
 
-def _shown(plan: Plan | Unmappable, action: Action | None = None) -> PreviewedAction:
-    """A plan as the preview shows it: its requests, or why there are none."""
-    shown = PreviewedAction(name=action.name if action else "", type=action.type if action else "")
+def _shown(plan: Plan | Unmappable, action: Action) -> PreviewedAction:
+    """An action's plan as the preview shows it: its requests, or why there are none."""
+    shown = PreviewedAction(name=action.name, type=action.type)
     match plan:
         case Skip():
             shown.skipped = plan.reason
