@@ -62,6 +62,13 @@ def test_events_not_made_durable_make_sdks_retry() -> None:
     assert [error["index"] for error in answer.body["errors"]] == [0, 1]
 
 
+def test_an_event_whose_two_actions_were_not_accepted_is_named_once() -> None:
+    busy = ItemError(3, "m3", "(event)", "not_accepted", "could not be made durable; resend")
+    answer = Report(failed=[busy, busy]).answer()
+    assert answer.body["message"] == "1 event(s) could not be accepted; retry the request"
+    assert [error["index"] for error in answer.body["errors"]] == [3]
+
+
 def test_events_of_one_person_share_a_queue_in_request_order() -> None:
     events: list[dict[str, Any]] = [
         {"type": "identify", "anonymousId": "a1", "traits": {"email": "V@example.com"}},

@@ -81,14 +81,15 @@ class Answer:
 class Report:
     """What happened to each event of a request; `counts` keys are `<type>.<outcome>` for metrics."""
 
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)  # per action fired (an event may fire several)
     rejected: list[ItemError] = field(default_factory=list)  # invalid: the caller must fix the event
     failed: list[ItemError] = field(default_factory=list)  # not accepted: the caller must resend
 
     def answer(self) -> Answer:
         if self.failed:
-            errors = sorted(self.failed + self.rejected, key=_by_index)
-            message = f"{len(self.failed)} event(s) could not be accepted; retry the request"
+            failed = list({error.index: error for error in self.failed}.values())  # once per event, not per action
+            errors = sorted(failed + self.rejected, key=_by_index)
+            message = f"{len(failed)} event(s) could not be accepted; retry the request"
             return Answer(
                 503,
                 _error_body("not_accepted", message, errors),
