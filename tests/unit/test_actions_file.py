@@ -46,24 +46,28 @@ def test_the_field_names_are_intercoms() -> None:
     assert {kind: list(found.fields) for kind, found in KINDS.items()} == {
         "identify_contact": [
             "role", "external_id", "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at",
-            "owner_id", "unsubscribed_from_emails", "custom_attributes",
+            "owner_id", "unsubscribed_from_emails", "custom_attributes", "anonymous_id",
         ],
         "identify_company": [
             "company_id", "name", "plan", "monthly_spend", "size", "website", "industry", "remote_created_at",
             "custom_attributes", "user_id", "email",
         ],
         "track_event": ["event_name", "created_at", "user_id", "email", "metadata", "revenue", "currency"],
+        "merge_lead": ["user_id", "anonymous_id", "email"],
     }  # fmt: skip
 
 
 def test_the_default_file_fires_one_action_per_type_and_nothing_for_the_others() -> None:
     defaults = default_actions()
-    fired = {kind: [a.name for a in defaults.fired({"type": kind})] for kind in ("identify", "group", "track", "page")}
+    kinds = ("identify", "group", "track", "alias", "page", "screen")
+    fired = {kind: [a.name for a in defaults.fired({"type": kind})] for kind in kinds}
     assert fired == {
         "identify": ["Identify Contact"],
         "group": ["Identify Company"],
         "track": ["Track Event"],
+        "alias": ["Merge Lead"],
         "page": [],
+        "screen": [],
     }
     assert all(not action.mapping for action in defaults.actions)
 
@@ -78,7 +82,7 @@ def test_the_default_file_fires_one_action_per_type_and_nothing_for_the_others()
         ),
         (
             {"name": "A", "type": "track", "trigger": 'type = "track"'},
-            "action 'A': type: 'track' is not an action type (known: identify_contact, identify_company, track_event)",
+            "action 'A': type: 'track' is not an action type (known: identify_contact, identify_company, track_event, merge_lead)",
         ),
         (
             {"name": "A", "type": "track_event", "trigger": 'type = "track"', "enabled": "yes"},

@@ -33,7 +33,7 @@ from .intercom import (
     RetryableError,
     UnknownAttributeError,
 )
-from .mapping.plans import ContactBody, ContactRef, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
+from .mapping.plans import ContactBody, ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, Scalar, Skip, TrackPlan
 from .mapping.requests import company_body, contact_body
 from .privacy import mask_email
 
@@ -76,11 +76,12 @@ class DeliveryError(Exception):
 
 
 class LeadMemory(Protocol):
-    """Durable email → lead id for the leads we created (people.People), so a merge survives a cold start."""
+    """Durable visitor → lead id for the leads we created (people.People), by `email:<address>` and by
+    `anonymous:<anonymousId>`, so a merge survives a cold start."""
 
-    def lead(self, email: str) -> str | None: ...
-    def lead_created(self, email: str, lead_id: str) -> None: ...
-    def lead_merged(self, email: str) -> None: ...
+    def lead(self, subject: str) -> str | None: ...
+    def lead_created(self, subjects: list[str], lead_id: str) -> None: ...
+    def lead_merged(self, subjects: list[str]) -> None: ...
 
 
 class Deliverer:
@@ -108,12 +109,15 @@ class Deliverer:
         """What is known now of these identity keys, to save in the person record."""
         return self._cache.snapshot(keys)
 
-    def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> None:
-        """Raises DeliveryError; its `error.retryable` says whether to try again later."""
+    def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> str | None:
+        """Raises DeliveryError; its `error.retryable` says whether to try again later. Returns why nothing
+        was sent when there was nothing to do (a Merge Lead for a visitor we made no lead for)."""
         try:
             match plan:
                 case IdentifyPlan() if step == "merge" and state:
-                    self._merge(state["email"], state["user"])
+                    self._merge(state["user"], state.get("email"), state.get("anonymous_id"))
+                case MergePlan():
+                    return self._merge_visitor(plan)
                 case IdentifyPlan():
                     self._identify(plan)
                 case GroupPlan():
@@ -124,6 +128,7 @@ class Deliverer:
                     pass
         except IntercomError as exc:
             raise DeliveryError(exc) from None
+        return None
 
     # --- identify -------------------------------------------------------------------------------
     def _identify(self, plan: IdentifyPlan) -> None:
@@ -139,16 +144,21 @@ class Deliverer:
         if ref.external_id is None:
             self._write_by_email(plan, body)
         else:
-            self._write_user(ref, body)
+            self._write_user(plan, body)
         self._written(subject, written)
 
-    def _write_user(self, ref: ContactRef, body: ContactBody) -> None:
-        cached = self._cache.get(f"user:{ref.external_id}")
-        if cached and self._update(cached, body, ref):
-            return
-        created = self._create(body, "user", ref)
-        if created and ref.email:
-            self._merge(ref.email, created.id)
+    def _write_user(self, plan: IdentifyPlan, body: ContactBody) -> None:
+        """Update or create the user; then fold in the leads of its visitor (anonymousId) and, on a first
+        create, of its email."""
+        ref = plan.contact
+        user_id = self._cache.get(f"user:{ref.external_id}")
+        created = None
+        if not (user_id and self._update(user_id, body, ref)):
+            created = self._create(body, "user", ref)
+            user_id = created.id if created else self._cache.get(f"user:{ref.external_id}")  # a 409 cached it
+        email = ref.email if created else None
+        if user_id and (email or plan.anonymous_id):
+            self._merge(user_id, email, plan.anonymous_id)
 
     def _unchanged(self, subject: str, body_fingerprint: str) -> bool:
         """The same body was written within the window: writing it again would change nothing but
@@ -162,12 +172,20 @@ class Deliverer:
     def _written(self, subject: str, body_fingerprint: str) -> None:
         self._cache.put(f"{body_fingerprint}@{int(self._clock())}", subject)
 
-    def _merge(self, email: str, user_id: str) -> None:
-        """The user exists now; if folding its leads in fails, a replay resumes at the merge alone."""
+    def _merge(self, user_id: str, email: str | None, anonymous_id: str | None) -> None:
+        """The user exists now; fold in the leads we made for its visitor and, given an email, those Intercom
+        finds for it. If that fails, a replay resumes at the merge alone."""
+        subjects = lead_subjects(email, anonymous_id)
         try:
-            self._merge_leads(email, user_id)
+            leads, remembered = self._remembered_leads(subjects)
+            if email:
+                leads |= {lead.id for lead in self._client.search_by_email(email, role="lead")}
+            self._fold(leads, user_id, subjects, remembered)
         except IntercomError as exc:
-            raise DeliveryError(exc, "merge", {"email": email, "user": user_id}) from None
+            state = {"user": user_id, **({"email": email} if email else {})}
+            raise DeliveryError(
+                exc, "merge", state | ({"anonymous_id": anonymous_id} if anonymous_id else {})
+            ) from None
 
     def _write_by_email(self, plan: IdentifyPlan, body: ContactBody) -> None:
         """No userId: update whoever owns the email (a user first, else the lead), or create a contact."""
@@ -178,9 +196,10 @@ class Deliverer:
             return
         created = self._create(body, plan.role, ref)
         if created and created.role == "lead":
-            self._cache.put(created.id, f"lead:{ref.email.lower()}")
+            subjects = lead_subjects(ref.email, plan.anonymous_id)
+            self._cache.put(created.id, *(f"lead:{subject}" for subject in subjects))
             try:
-                self._leads.lead_created(ref.email, created.id)
+                self._leads.lead_created(subjects, created.id)
             except (BotoCoreError, ClientError):  # the warm cache and Intercom's search still find it
                 logger.exception("lead not remembered durably", extra={"contact_id": created.id})
 
@@ -214,36 +233,58 @@ class Deliverer:
             return False
         return True
 
-    def _merge_leads(self, email: str, user_id: str) -> None:
-        """A user just created for an email that leads already carry: fold those leads into the user.
+    def _remembered_leads(self, subjects: list[str]) -> tuple[set[str], list[str]]:
+        """The leads we made for these visitor subjects (warm cache, then the durable memory: search lags
+        creation by minutes, and a replay may run in a new function), and the subjects remembered durably."""
+        leads: set[str] = set()
+        remembered = []
+        for subject in subjects:
+            if cached := self._cache.get(f"lead:{subject}"):
+                leads.add(cached)
+            try:
+                lead_id = self._leads.lead(subject)
+            except (BotoCoreError, ClientError):
+                raise RetryableError(
+                    None, "lead_memory_unavailable", "the leads made for a visitor are unreadable"
+                ) from None
+            if lead_id:
+                leads.add(lead_id)
+                remembered.append(subject)
+        return leads, remembered
 
-        Search lags creation by up to minutes, so a lead we created moments ago (a visitor who left an
-        email, then signed up) is found through the warm cache, or the durable lead memory in a new
-        function or a replay."""
-        lead_key = f"lead:{email.lower()}"
-        leads = {lead.id for lead in self._client.search_by_email(email, role="lead")}
-        if cached := self._cache.get(lead_key):
-            leads.add(cached)
-        try:
-            remembered = self._leads.lead(email)
-        except (BotoCoreError, ClientError):
-            raise RetryableError(
-                None, "lead_memory_unavailable", "the leads made for this email are unreadable"
-            ) from None
-        if remembered:
-            leads.add(remembered)
+    def _fold(self, leads: set[str], user_id: str, subjects: list[str], remembered: list[str]) -> None:
         for lead_id in sorted(leads):
             try:
                 self._client.merge_lead(lead_id, user_id)
             except NotFoundError:
                 continue  # merged or deleted meanwhile
             logger.info("merged lead into user", extra={"lead_id": lead_id, "contact_id": user_id})
-        self._cache.evict(lead_key)
+        self._cache.evict(*(f"lead:{subject}" for subject in subjects))
         if remembered:
             try:
-                self._leads.lead_merged(email)
+                self._leads.lead_merged(remembered)
             except (BotoCoreError, ClientError):  # a later merge finds the lead gone (404) and moves on
                 logger.exception("merged lead not forgotten", extra={"contact_id": user_id})
+
+    # --- alias ----------------------------------------------------------------------------------
+    def _merge_visitor(self, plan: MergePlan) -> str | None:
+        """The lead we made for the visitor joins the user (created first if Intercom has none); a visitor
+        we made no lead for costs no Intercom call."""
+        subjects = lead_subjects(plan.email, plan.anonymous_id)
+        leads, remembered = self._remembered_leads(subjects)
+        if not leads:
+            return "no lead was made for this visitor"
+        self._fold(leads, self._user(plan.user), subjects, remembered)
+        return None
+
+    def _user(self, ref: ContactRef) -> str:
+        """The user's contact id; a user Intercom does not have yet is created (by external_id alone)."""
+        try:
+            return self._resolve(ref)
+        except ContactNotFoundError:
+            pass
+        created = self._create({"external_id": ref.external_id or ""}, "user", ref)
+        return created.id if created else self._cache.get(f"user:{ref.external_id}") or ""
 
     # --- group ----------------------------------------------------------------------------------
     def _group(self, plan: GroupPlan, company_id: str | None) -> None:
@@ -350,7 +391,7 @@ class Deliverer:
             return None
         # Prefer a user over leads sharing the email; among equals, Intercom's order (newest first).
         best = next((contact for contact in found if contact.role == "user"), found[0])
-        self._cache.put(best.id, key, *([f"lead:{email.lower()}"] if best.role == "lead" else []))
+        self._cache.put(best.id, key, *([f"lead:email:{email.lower()}"] if best.role == "lead" else []))
         return best.id
 
     def _with_attributes(
@@ -363,6 +404,13 @@ class Deliverer:
         except UnknownAttributeError:
             self._registry.forget(model)
             return write(self._registry.prepare(model, attributes))
+
+
+def lead_subjects(email: str | None, anonymous_id: str | None) -> list[str]:
+    """How the lead memory names a visitor: by the email they left, and by their anonymousId."""
+    return ([f"email:{email.strip().lower()}"] if email else []) + (
+        [f"anonymous:{anonymous_id}"] if anonymous_id else []
+    )
 
 
 def _describe(ref: ContactRef) -> str:

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan, TrackPlan
+from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, TrackPlan
 
 #: Entries kept in memory per function (a few hundred bytes each).
 MAX_ENTRIES = 50_000
@@ -47,6 +47,8 @@ def contact_keys(ref: ContactRef) -> list[str]:
 def keys_of(plan: Plan) -> list[str]:
     """Every key a plan's delivery may read, learn or prove wrong: what to recall from the person record,
     and to save back (a track's 404 forgets what was written to its contact, for one)."""
+    if isinstance(plan, MergePlan):
+        return contact_keys(plan.user)
     if not isinstance(plan, IdentifyPlan | GroupPlan | TrackPlan):
         return []
     subject = contact_subject(plan.contact)

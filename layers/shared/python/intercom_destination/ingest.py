@@ -135,7 +135,9 @@ class _Work:
 class _Outcome:
     """How one event ended in this request. `queued` / `parked` carry the message still to be sent."""
 
-    name: str  # delivered, skipped, duplicate, stale, busy, queued, parked
+    name: (
+        str  # delivered, no_lead (a Merge Lead with nothing to merge), skipped, duplicate, stale, busy, queued, parked
+    )
     message: QueuedEvent | None = None
 
 
@@ -347,7 +349,7 @@ class Ingest:
                 try:
                     if isinstance(work.plan, Unmappable):
                         raise DeliveryError(PermanentError(None, "mapping_error", work.plan.error))
-                    self._deliverer.deliver(work.plan)
+                    nothing_to_do = self._deliverer.deliver(work.plan)
                 except DeliveryError as failure:
                     message = _queued(work, person, received_at, failure)
                     if failure.error.retryable:
@@ -365,7 +367,9 @@ class Ingest:
                     continue
                 if work.version:
                     applied.note(work.version)
-                results.append((work, _Outcome("delivered")))
+                if nothing_to_do:  # a Merge Lead for a visitor we made no lead for: counted, not an error
+                    logger.info("nothing to merge", extra={"message_id": work.message_id, "reason": nothing_to_do})
+                results.append((work, _Outcome("no_lead" if nothing_to_do else "delivered")))
             return results
 
     def _claim(self, prepared: list[_Work]) -> dict[int, Claim]:
@@ -404,7 +408,7 @@ class Ingest:
         done = {
             work.key: outcome.name
             for work, outcome in outcomes
-            if outcome.name in ("delivered", "stale", "queued", "parked") and work.key not in released
+            if outcome.name in ("delivered", "no_lead", "stale", "queued", "parked") and work.key not in released
         }
         # An unrecorded completion only means a resend within the claim's lifetime is answered 503, and a
         # later one is delivered again (upserts; Intercom drops a repeated event of the same second).
@@ -604,6 +608,8 @@ def _stability(key: str) -> tuple[int, str]:
 
 def _identity_keys(data: dict[str, Any]) -> list[str]:
     keys = [f"{field}:{data[field]}" for field in ("userId", "anonymousId") if data.get(field) not in (None, "")]
+    if data.get("type") == "alias" and data.get("previousId") not in (None, ""):  # the visitor, now this user
+        keys.append(f"anonymousId:{data['previousId']}")
     sources = [(data.get("context") or {}).get("traits")]
     if data.get("type") != "group":  # a group's traits.email is the company's, not the person's
         sources.append(data.get("traits"))

@@ -104,8 +104,10 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def lead_key(email: str) -> str:
-    return _LEAD + _hash(email.strip().lower())
+def lead_key(subject: str) -> str:
+    """`email:<address>` keys hash the bare address (as before visitors were remembered by anonymousId)."""
+    kind, _, value = subject.partition(":")
+    return _LEAD + _hash(value.strip().lower() if kind == "email" else subject)
 
 
 class People:
@@ -234,25 +236,22 @@ class People:
         self._call("ADD waiting :minus", person, {":minus": {"N": "-1"}, ":zero": {"N": "0"}}, "waiting > :zero")
 
     # --- leads ----------------------------------------------------------------------------------
-    def lead(self, email: str) -> str | None:
+    def lead(self, subject: str) -> str | None:
         response = self._dynamodb.get_item(
-            TableName=self._table, Key={"id": {"S": lead_key(email)}}, ConsistentRead=True
+            TableName=self._table, Key={"id": {"S": lead_key(subject)}}, ConsistentRead=True
         )
         item = response.get("Item")
         return str(item["lead_id"]["S"]) if item else None
 
-    def lead_created(self, email: str, lead_id: str) -> None:
-        self._dynamodb.put_item(
-            TableName=self._table,
-            Item={
-                "id": {"S": lead_key(email)},
-                "lead_id": {"S": lead_id},
-                "expiration": {"N": str(int(self._clock()) + RETENTION_SECONDS)},
-            },
-        )
+    def lead_created(self, subjects: list[str], lead_id: str) -> None:
+        expiration = {"N": str(int(self._clock()) + RETENTION_SECONDS)}
+        for subject in subjects:
+            item = {"id": {"S": lead_key(subject)}, "lead_id": {"S": lead_id}, "expiration": expiration}
+            self._dynamodb.put_item(TableName=self._table, Item=item)
 
-    def lead_merged(self, email: str) -> None:
-        self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": lead_key(email)}})
+    def lead_merged(self, subjects: list[str]) -> None:
+        for subject in subjects:
+            self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": lead_key(subject)}})
 
 
 @dataclass

@@ -22,6 +22,7 @@ from . import kit
 from .fields import ActionKind
 from .group import IDENTIFY_COMPANY
 from .identify import IDENTIFY_CONTACT
+from .merge import MERGE_LEAD
 from .track import TRACK_EVENT
 from .triggers import Trigger, TriggerError, compile_trigger
 
@@ -29,9 +30,15 @@ KINDS: dict[str, ActionKind] = {
     "identify_contact": IDENTIFY_CONTACT,
     "identify_company": IDENTIFY_COMPANY,
     "track_event": TRACK_EVENT,
+    "merge_lead": MERGE_LEAD,
 }
 #: The event type each action type fires on by default: its own messageId is its dedupe key, as before.
-NATIVE_TYPE = {"identify_contact": "identify", "identify_company": "group", "track_event": "track"}
+NATIVE_TYPE = {
+    "identify_contact": "identify",
+    "identify_company": "group",
+    "track_event": "track",
+    "merge_lead": "alias",
+}
 DEFAULT_FILE = Path(__file__).with_name("actions.default.json")
 _KEYS = {"name", "type", "enabled", "trigger", "mapping"}
 MAX_NAME = 100

@@ -75,6 +75,7 @@ FIELDS: dict[str, Field] = {
         lambda call, _: custom_attributes(person_traits(call), _STANDARD_TRAITS | RESERVED_CONTACT_ATTRIBUTES),
         _custom_attributes,
     ),
+    "anonymous_id": Field(lambda call, _: call.anonymousId, identifier),  # the visitor, for Merge Lead
 }
 
 
@@ -93,6 +94,7 @@ def build(values: dict[str, Any], lead_handling: LeadHandling) -> IdentifyPlan |
         role=values["role"] or default_role,
         body=body,
         custom_attributes=values["custom_attributes"] or {},
+        anonymous_id=values["anonymous_id"],
     )
 
 

@@ -76,6 +76,9 @@ class IdentifyPlan:
     role: Literal["user", "lead"]
     body: ContactBody  # standard fields, without role/external_id/custom_attributes
     custom_attributes: dict[str, Scalar] = field(default_factory=dict)
+    anonymous_id: str | None = (
+        None  # the visitor: a lead we made for it joins this user, a lead made now is kept under it
+    )
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,20 @@ class TrackPlan:
 
 
 @dataclass(frozen=True)
+class MergePlan:
+    """Merge Lead (alias): the lead we made for a visitor (by anonymousId, or an email seen with it) joins
+    the user, who is created first if Intercom has none. Nothing known for the visitor: nothing sent."""
+
+    user: ContactRef  # by external_id
+    anonymous_id: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class Skip:
     """The call needs no Intercom request in cloud mode; `reason` is logged and counted."""
 
     reason: str
 
 
-Plan = IdentifyPlan | GroupPlan | TrackPlan | Skip
+Plan = IdentifyPlan | GroupPlan | TrackPlan | MergePlan | Skip

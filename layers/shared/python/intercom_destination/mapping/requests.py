@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
-from .plans import CompanyBody, ContactBody, GroupPlan, IdentifyPlan, Plan, Scalar, Skip, TrackPlan
+from .plans import CompanyBody, ContactBody, GroupPlan, IdentifyPlan, MergePlan, Plan, Scalar, Skip, TrackPlan
 
 _ATTRIBUTES_NOTE = "custom attributes the workspace lacks are created first or dropped (CUSTOM_ATTRIBUTE_POLICY)"
 
@@ -40,6 +40,8 @@ def requests_of(plan: Plan) -> list[PlannedRequest]:
             return _group(plan)
         case TrackPlan():
             return [_track(plan)]
+        case MergePlan():
+            return [_merge(plan)]
         case Skip():
             return []
 
@@ -93,4 +95,17 @@ def _track(plan: TrackPlan) -> PlannedRequest:
         "path": "/events",
         "body": {**plan.event, "id": "{contact id}"},
         "note": f"the contact with email {plan.contact.email}, found first unless known",
+    }
+
+
+def _merge(plan: MergePlan) -> PlannedRequest:
+    visitor = " or ".join(
+        [f"anonymousId {plan.anonymous_id}"] * bool(plan.anonymous_id) + [f"email {plan.email}"] * bool(plan.email)
+    )
+    return {
+        "method": "POST",
+        "path": "/contacts/merge",
+        "body": {"from": "{lead id}", "into": "{user id}"},
+        "note": f"only if we made a lead for {visitor} (else nothing is sent); the user with external_id "
+        f"{plan.user.external_id} is created first if Intercom has none",
     }
