@@ -179,7 +179,8 @@ class Deliverer:
         try:
             leads, remembered = self._remembered_leads(subjects)
             if email:
-                leads |= {lead.id for lead in self._client.search_by_email(email, role="lead")}
+                for lead in self._client.search_by_email(email, role="lead"):
+                    leads.setdefault(lead.id, False)
             self._fold(leads, user_id, subjects, remembered)
         except IntercomError as exc:
             state = {"user": user_id, **({"email": email} if email else {})}
@@ -233,29 +234,30 @@ class Deliverer:
             return False
         return True
 
-    def _remembered_leads(self, subjects: list[str]) -> tuple[set[str], list[str]]:
+    def _remembered_leads(self, subjects: list[str]) -> tuple[dict[str, bool], list[str]]:
         """The leads we made for these visitor subjects (warm cache, then the durable memory: search lags
-        creation by minutes, and a replay may run in a new function), and the subjects remembered durably."""
-        leads: set[str] = set()
+        creation by minutes, and a replay may run in a new function), each with whether the event vouches
+        they are this person (remembered by anonymousId: yes; by email: Intercom checks the emails match);
+        and the subjects remembered durably."""
+        leads: dict[str, bool] = {}
         remembered = []
         for subject in subjects:
-            if cached := self._cache.get(f"lead:{subject}"):
-                leads.add(cached)
+            vouched = subject.startswith("anonymous:")
             try:
-                lead_id = self._leads.lead(subject)
+                found = [self._cache.get(f"lead:{subject}"), self._leads.lead(subject)]
             except (BotoCoreError, ClientError):
                 raise RetryableError(
                     None, "lead_memory_unavailable", "the leads made for a visitor are unreadable"
                 ) from None
-            if lead_id:
-                leads.add(lead_id)
-                remembered.append(subject)
+            remembered += [subject] if found[1] else []
+            for lead_id in filter(None, found):
+                leads[lead_id] = leads.get(lead_id, False) or vouched
         return leads, remembered
 
-    def _fold(self, leads: set[str], user_id: str, subjects: list[str], remembered: list[str]) -> None:
-        for lead_id in sorted(leads):
+    def _fold(self, leads: dict[str, bool], user_id: str, subjects: list[str], remembered: list[str]) -> None:
+        for lead_id, vouched in sorted(leads.items()):
             try:
-                self._client.merge_lead(lead_id, user_id)
+                self._client.merge_lead(lead_id, user_id, vouched)
             except NotFoundError:
                 continue  # merged or deleted meanwhile
             logger.info("merged lead into user", extra={"lead_id": lead_id, "contact_id": user_id})

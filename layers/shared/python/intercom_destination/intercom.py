@@ -225,8 +225,13 @@ class IntercomClient:
         page = self._request("POST", "/contacts/search", {"query": query, "pagination": {"per_page": 50}})
         return [_contact(item) for item in page.get("data", [])]
 
-    def merge_lead(self, lead_id: str, user_id: str) -> Contact:
-        return _contact(self._request("POST", "/contacts/merge", {"from": lead_id, "into": user_id}))
+    def merge_lead(self, lead_id: str, user_id: str, vouched: bool = False) -> Contact:
+        """`vouched`: we know the two are one person (an alias, or the visitor's own identify), so Intercom's
+        check that they share an email or phone (Intercom-Version 2.16) is skipped."""
+        body: dict[str, Any] = {"from": lead_id, "into": user_id}
+        if vouched:
+            body["skip_duplicate_validation"] = True
+        return _contact(self._request("POST", "/contacts/merge", body))
 
     # --- companies ----------------------------------------------------------------------------
     def upsert_company(self, body: CompanyBody) -> str:
