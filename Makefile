@@ -8,7 +8,7 @@ WEB_STAMP := tests/web/node_modules/.installed
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements/sam.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install sam lock browser dev replay unpark actions-check preview test lint unit bench soak clean
+.PHONY: install sam lock browser dev replay unpark forget actions-check preview test lint unit bench soak clean
 
 # Installs exactly the hashed lock: the same packages on every machine, or a refusal.
 $(STAMP): pyproject.toml $(LOCK)
@@ -55,6 +55,9 @@ replay: install  ## with `make dev` running: replay the dead-letter queue once a
 
 unpark: install  ## with `make dev` running: move parked messages back to the dead-letter queue
 	$(BIN)/python -m local.replay --unpark
+
+forget: install  ## with `make dev` running: USER_ID=u-1 and/or EMAIL=...: delete the person everywhere, print what went
+	$(BIN)/python -m local.forget
 
 actions-check: install  ## validate the actions file (ACTIONS_FILE, else the layer's default) and list its actions
 	$(BIN)/python -m local.actions check

@@ -104,9 +104,15 @@ def load_redrive() -> Handler:
     return load_handler(ROOT / "functions" / "redrive" / "app.py", "redrive_app")
 
 
-def invoke(handler: Handler, event: dict[str, Any] | None = None, timeout_seconds: float = 60) -> Any:
+def load_forget() -> Handler:
+    return load_handler(ROOT / "functions" / "forget" / "app.py", "forget_app")
+
+
+def invoke(
+    handler: Handler, event: dict[str, Any] | None = None, timeout_seconds: float = 60, name: str = "redrive"
+) -> Any:
     """Call a function the way Lambda would (the redrive function's event is ignored)."""
-    return handler(event or {"source": "local"}, LambdaContext("redrive", timeout_seconds))
+    return handler(event or {"source": "local"}, LambdaContext(name, timeout_seconds))
 
 
 @dataclass
@@ -120,6 +126,7 @@ class Stack:
     adapter: Adapter
     aws: ThreadedMotoServer
     redrive: Handler
+    forgetter: Handler
 
     def function_env(self, **overrides: str) -> dict[str, str]:
         return function_env(
@@ -167,6 +174,11 @@ class Stack:
         """One redrive run, as the schedule or `make replay` would start it."""
         summary: dict[str, int] = invoke(self.redrive)
         return summary
+
+    def forget(self, user_id: str | None = None, email: str | None = None) -> dict[str, Any]:
+        """The forget function, as `make forget` or `sam remote invoke ForgetFunction` would start it."""
+        result: dict[str, Any] = invoke(self.forgetter, {"userId": user_id, "email": email}, name="forget")
+        return result
 
     def stop(self) -> None:
         self.adapter.stop()
@@ -265,6 +277,7 @@ def start(
         adapter,
         aws,
         load_redrive(),
+        load_forget(),
     )
     configure(**running.function_env())
     return running

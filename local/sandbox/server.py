@@ -153,6 +153,7 @@ class Sandbox:
             ("GET", "/contacts/find_by_external_id/(?P<external_id>[^/]+)", lambda external_id, **_: w().find_by_external_id(external_id)),
             ("GET", "/contacts/(?P<contact_id>[^/]+)", lambda contact_id, **_: w().get_contact(contact_id)),
             ("PUT", "/contacts/(?P<contact_id>[^/]+)", lambda contact_id, body, **_: w().update_contact(contact_id, body)),
+            ("DELETE", "/contacts/(?P<contact_id>[^/]+)", lambda contact_id, **_: w().delete_contact(contact_id)),
             ("GET", "/contacts/(?P<contact_id>[^/]+)/companies", lambda contact_id, **_: w().contact_companies(contact_id)),
             ("POST", "/contacts/(?P<contact_id>[^/]+)/companies", lambda contact_id, body, **_: w().attach(contact_id, body)),
             ("POST", "/companies", lambda body, **_: w().upsert_company(body)),

@@ -164,6 +164,13 @@ class Workspace:
     def get_contact(self, contact_id: str) -> dict[str, Any]:
         return self._contact(contact_id).as_json()
 
+    def delete_contact(self, contact_id: str) -> dict[str, Any]:
+        """Gone for good, with its data events; a merged-away id answers 410 like the other reads."""
+        contact = self._contact(contact_id)
+        del self.contacts[contact_id]
+        self.events = [event for event in self.events if event["contact_id"] != contact_id]
+        return {"type": "contact", "id": contact.id, "external_id": contact.fields.get("external_id"), "deleted": True}
+
     def find_by_external_id(self, external_id: str) -> dict[str, Any]:
         for contact in self._live():
             if contact.role == "user" and contact.fields.get("external_id") == external_id:

@@ -43,7 +43,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_sam_build_packs_each_function_with_its_handler_only(built: Path) -> None:
-    for function in ("IngestFunction", "RedriveFunction"):
+    for function in ("IngestFunction", "RedriveFunction", "ForgetFunction"):
         files = {path.name for path in (built / function).rglob("*.py")}
         assert "app.py" in files, function
         assert "intercom_destination" not in {path.name for path in (built / function).iterdir()}, function

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Metrics
 from cfnlint.decode import decode
+from intercom_destination.forget import SCAN_SECONDS
 from intercom_destination.intercom import Call
 from intercom_destination.settings import Settings
 from intercom_destination.telemetry import add_intercom_metrics
@@ -90,3 +91,10 @@ def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -
     metrics.clear_metrics()
     assert emitted == {"intercom.calls", "intercom.throttled", "intercom.failed", "intercom.latency"}
     assert emitted <= shown
+
+
+def test_the_forget_function_has_no_route_and_time_for_both_queue_scans(template: dict[str, Any]) -> None:
+    """No write key may reach it: no event source at all; it is invoked by an operator only."""
+    forget = template["Resources"]["ForgetFunction"]["Properties"]
+    assert "Events" not in forget
+    assert forget["Timeout"] >= 2 * SCAN_SECONDS + 60

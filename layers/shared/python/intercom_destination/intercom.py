@@ -214,6 +214,14 @@ class IntercomClient:
     def get_contact(self, contact_id: str) -> Contact:
         return _contact(self._request("GET", f"/contacts/{_segment(contact_id)}"))
 
+    def delete_contact(self, contact_id: str) -> bool:
+        """Permanent deletion; False when the contact is gone already (deleted, or merged away: 404/410)."""
+        try:
+            self._request("DELETE", f"/contacts/{_segment(contact_id)}")
+        except NotFoundError:
+            return False
+        return True
+
     def find_user(self, external_id: str) -> Contact:
         """Users only (Intercom's lookup ignores leads); raises NotFoundError."""
         return _contact(self._request("GET", f"/contacts/find_by_external_id/{_segment(external_id)}"))

@@ -37,6 +37,7 @@ from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
 logger = Logger(child=True)
 _PERSON = "intercom-destination#person#"
 _LEAD = "intercom-destination#lead#"
+_FORGOTTEN = "intercom-destination#forgotten#"
 #: SQS keeps a message 14 days; a day more, and no replay can be older than the record.
 RETENTION_SECONDS = 15 * 24 * 3600
 _BATCH_GET_KEYS = 100
@@ -252,6 +253,45 @@ class People:
     def lead_merged(self, subjects: list[str]) -> None:
         for subject in subjects:
             self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": lead_key(subject)}})
+
+    # --- forgetting a person ---------------------------------------------------------------------
+    def forget(self, people: list[str], lead_subjects: list[str]) -> int:
+        """Delete the person records (by group hash) and lead memory entries; returns how many existed."""
+        keys = [_PERSON + person for person in people] + [lead_key(subject) for subject in lead_subjects]
+        deleted = 0
+        for key in keys:
+            response = self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": key}}, ReturnValues="ALL_OLD")
+            deleted += "Attributes" in response
+        return deleted
+
+    def tombstone(self, ids: list[str], at_ms: int) -> None:
+        """Mark person ids (`userId:…`, `email:…`, hashed) forgotten as of `at_ms`, for as long as a queued
+        message can live: the redrive drops a message of theirs received before it."""
+        expiration = {"N": str(int(self._clock()) + RETENTION_SECONDS)}
+        for person_id in ids:
+            item = {
+                "id": {"S": _FORGOTTEN + _hash(person_id)},
+                "forgotten_at": {"N": str(at_ms)},
+                "expiration": expiration,
+            }
+            self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def forgotten(self, ids: Iterable[str]) -> dict[str, int]:
+        """Which of these person ids were forgotten, and when (unix ms). Raises botocore errors."""
+        by_key = {_FORGOTTEN + _hash(person_id): person_id for person_id in dict.fromkeys(ids)}
+        found: dict[str, int] = {}
+        for chunk in chunked(list(by_key), _BATCH_GET_KEYS):
+            keys: list[dict[str, Any]] = [{"id": {"S": key}} for key in chunk]
+            for _ in range(4):  # what DynamoDB left unprocessed, again
+                response = self._dynamodb.batch_get_item(
+                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[by_key[item["id"]["S"]]] = int(item["forgotten_at"]["N"])
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+        return found
 
 
 @dataclass

@@ -28,6 +28,7 @@ from . import bounded_json, intercom
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .fanout import fan_out
+from .forget import person_ids
 from .identity import keys_of
 from .intercom import RateLimitedError, RateLimitState
 from .mapping import map_call
@@ -48,6 +49,7 @@ class Summary:
     requeued: int = 0
     parked: int = 0
     stale: int = 0  # an identify or group older than one already applied to the person: skipped
+    forgotten: int = 0  # of a person forgotten (make forget) after the event was received: deleted
     paused_ms: int = 0  # waiting for Intercom's rate-limit window to reset
     elapsed_ms: int = 0
     backlog: int = 0  # messages visible in the dead-letter queue when the run ended
@@ -129,9 +131,13 @@ class Redrive:
 
     def _replay_round(self, batch: list[Received], deadline: float, summary: Summary) -> bool:
         """Each person's messages in order, different people side by side (bounded by the lanes, sharing
-        the client's rate-limit state). False when the run must end: the parking queue refused."""
+        the client's rate-limit state). False when the run must end: the parking queue refused, or whether
+        people were forgotten could not be read."""
+        kept = self._drop_forgotten(batch, summary)
+        if kept is None:
+            return False
         groups: dict[str, list[Received]] = {}
-        for received in batch:
+        for received in kept:
             groups.setdefault(received.group, []).append(received)
         ended, broken = threading.Event(), threading.Event()
         results = fan_out(
@@ -188,6 +194,30 @@ class Redrive:
                 if wait < 0:  # out of time, or no parking: nothing more this round
                     ended.set()
                 break
+
+    def _drop_forgotten(self, batch: list[Received], summary: Summary) -> list[Received] | None:
+        """Delete the messages of people forgotten after their event was received (a forget cannot see
+        messages hidden at the time); None, with the round released, if that cannot be checked."""
+        ids_of = {received.receipt: person_ids(received.message.event) for received in batch}
+        wanted = {person_id for ids in ids_of.values() for person_id in ids}
+        try:
+            forgotten = self._people.forgotten(wanted) if wanted else {}
+        except (BotoCoreError, ClientError):
+            logger.exception("forgotten people unreadable; the round waits")
+            self._release(batch, summary)
+            return None
+        dropped = [
+            received
+            for received in batch
+            if any(
+                forgotten.get(person_id, -1) >= _received_ms(received.message) for person_id in ids_of[received.receipt]
+            )
+        ]
+        if dropped:
+            self._dead_letters.delete_many([received.receipt for received in dropped])
+            summary.forgotten += len(dropped)
+            logger.info("dropped messages of forgotten people", extra={"messages": len(dropped)})
+        return [received for received in batch if received not in dropped]
 
     def _wait_for_window(self, deadline: float, summary: Summary) -> bool:
         """Pause while Intercom's window is spent, or down to the share kept for live traffic; False
@@ -316,6 +346,10 @@ class Redrive:
         """Count down the person's waiting messages (ingest counted those queued for a passing failure)."""
         if message.last_error.code != WAITS_FOR_LATER_EVENT:
             self._people.replayed(message.person)
+
+
+def _received_ms(message: QueuedEvent) -> int:
+    return int(datetime.fromisoformat(message.received_at).timestamp() * 1000)
 
 
 def unpark(parking: Queue, dead_letters: Queue) -> int:

@@ -16,6 +16,7 @@ from .actions_source import ActionsSource
 from .attributes import AttributeRegistry
 from .dedupe import Dedupe
 from .delivery import Deliverer
+from .forget import Forgetter
 from .identity import IdentityCache
 from .ingest import Ingest
 from .intercom import Call, IntercomClient, RateLimitState, RetryableError, new_pool
@@ -153,6 +154,13 @@ def ingest_service() -> Ingest:
 
 
 @cache
+def forget_service() -> Forgetter:
+    settings = get_settings()
+    dead_letters, parking = _queues(settings)
+    return Forgetter(_client(), _people(), dead_letters, parking)
+
+
+@cache
 def redrive_service() -> Redrive:
     settings = get_settings()
     dead_letters, parking = _queues(settings)
@@ -172,3 +180,4 @@ def reset() -> None:
     _sqs.cache_clear()
     secrets.forget()
     redrive_service.cache_clear()
+    forget_service.cache_clear()

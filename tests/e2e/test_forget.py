@@ -1,0 +1,98 @@
+"""Forgetting a person (#12 part 3) end to end: the real forget function against the sandbox and moto,
+then a replay proving nothing of theirs comes back; run twice, the second finds nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from intercom_destination.forget import person_ids
+
+from local.sandbox import SandboxControl
+from local.stack import Stack
+from tests.conftest import Api, cold_start, outcomes
+
+
+def identify(user: str, email: str) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "messageId": f"i-{user}", "traits": {"email": email, "plan": "pro"}}
+
+
+def track(user: str, name: str) -> dict[str, Any]:
+    return {"type": "track", "userId": user, "event": name, "messageId": f"t-{user}-{name}"}
+
+
+def people(sandbox: SandboxControl) -> list[str]:
+    return sorted(contact["external_id"] or contact["email"] for contact in sandbox.state()["contacts"])
+
+
+def test_forget_deletes_the_contacts_the_messages_and_our_records_and_a_replay_brings_nothing_back(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    group = {"type": "group", "userId": "u-1", "groupId": "acme", "traits": {"name": "Acme"}}
+    lead = {"type": "identify", "anonymousId": "visitor-1", "traits": {"email": "ada.old@example.com"}}
+    assert api.batch(identify("u-1", "ada@example.com"), group, track("u-1", "Paid"), lead).status == 200
+    assert api.batch(identify("u-2", "bob@example.com"), track("u-2", "Paid")).status == 200
+    sandbox.configure(faults=[{"status": 400, "path": "/events"}])
+    assert api.batch(track("u-1", "Refused")).status == 200  # parked
+    sandbox.configure(faults=[{"status": 503, "path": "/events"}])
+    assert api.batch(track("u-1", "Later"), track("u-2", "Later")).status == 200  # queued
+    assert (stack.depth(), stack.depth(parked=True)) == (2, 1)
+    sandbox.configure(faults=[])
+
+    removed = stack.forget(user_id="u-1", email="ada@example.com")
+
+    assert (len(removed["contacts"]), removed["queued"], removed["parked"]) == (1, 1, 1)
+    assert removed["records"] >= 1
+    assert "deleted 1 Intercom contact(s)" in removed["summary"]
+    assert people(sandbox) == ["ada.old@example.com", "u-2"]  # a lead of another email is another person
+    assert [event["event_name"] for event in sandbox.state()["events"]] == ["Paid"]  # u-2's
+    assert [message.event["userId"] for message in stack.peek()] == ["u-2"]
+    assert stack.peek(parked=True) == []
+    assert outcomes(stack.replay()) == {
+        "replayed": 1, "delivered": 1, "requeued": 0, "parked": 0, "stale": 0, "paused_ms": 0,
+    }  # fmt: skip
+    assert people(sandbox) == ["ada.old@example.com", "u-2"]
+
+    again = stack.forget(user_id="u-1", email="ada@example.com")
+    assert (again["contacts"], again["queued"], again["parked"], again["records"]) == ([], 0, 0, 0)
+
+
+def test_a_message_hidden_during_the_forget_is_dropped_when_it_comes_up(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    cold_start(stack, REDRIVE_BACKOFF_SECONDS="1")
+    assert api.batch(identify("u-3", "cy@example.com")).status == 200
+    sandbox.configure(faults=[{"status": 503, "path": "/events"}])
+    assert api.batch(track("u-3", "Paid")).status == 200
+    assert outcomes(stack.replay())["requeued"] == 1  # failed again: hidden for its backoff
+    sandbox.configure(faults=[])
+
+    removed = stack.forget(user_id="u-3")
+    assert (removed["queued"], removed["hidden"]) == (0, 1)  # not visible: left to the tombstone
+    time.sleep(1.5)
+    summary = stack.replay()
+    assert (summary["forgotten"], summary["delivered"]) == (1, 0)
+    assert people(sandbox) == []
+    assert stack.depth() == 0
+
+
+def test_a_person_who_comes_back_after_being_forgotten_is_new(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    assert api.batch(identify("u-4", "dee@example.com")).status == 200
+    stack.forget(email="dee@example.com")  # by email alone: found through Intercom's search and our records
+    assert people(sandbox) == []
+    cold_start(stack)  # in AWS the forget runs apart; a warm ingest function's memory lasts CACHE_TTL_SECONDS
+    comeback = {**identify("u-4", "dee@example.com"), "messageId": "i-u-4-again"}
+    assert Api(stack.url).batch(comeback).status == 200
+    assert people(sandbox) == ["u-4"]
+
+
+def test_the_ids_an_event_names_its_person_by() -> None:
+    event = {
+        "type": "track",
+        "userId": "u",
+        "context": {"traits": {"email": " A@Example.com "}},
+        "properties": {"email": "b@example.com"},
+    }
+    assert person_ids(event) == ["userId:u", "email:a@example.com", "email:b@example.com"]
+    company = {"type": "group", "groupId": "g", "traits": {"email": "billing@acme.example"}}
+    assert person_ids(company) == []  # a group's traits.email is the company's
