@@ -7,25 +7,17 @@ Uses the same ports as `make dev` (SANDBOX_PORT, AWS_PORT) and the real redrive 
 from __future__ import annotations
 
 import argparse
-import os
 
 import boto3
 
 from local import stack
-from local.sandbox import DEFAULT_TOKEN
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--unpark", action="store_true", help="move parked messages back to the dead-letter queue")
     args = parser.parse_args()
-    resources = stack.provision(f"http://127.0.0.1:{os.environ.get('AWS_PORT', '3002')}")
-    api_base = os.environ.get("INTERCOM_API_BASE") or f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '3001')}"
-    token = os.environ.get("INTERCOM_ACCESS_TOKEN") or DEFAULT_TOKEN
-    stack.configure(
-        **stack.function_env(write_key="unused", intercom_api_base=api_base, intercom_token=token, resources=resources),
-        POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-    )
+    resources, _ = stack.attach_to_dev()
     from intercom_destination.queue import Queue
     from intercom_destination.redrive import unpark
 

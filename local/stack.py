@@ -100,6 +100,20 @@ def configure(**env: str) -> None:
     wiring.reset()
 
 
+def attach_to_dev() -> tuple[Resources, str]:
+    """Point this process's functions at the running `make dev` stack (its ports: SANDBOX_PORT, AWS_PORT;
+    or INTERCOM_API_BASE), as `make replay`, `make unpark` and `make forget` do. Returns its resources
+    and the Intercom API base."""
+    resources = provision(f"http://127.0.0.1:{os.environ.get('AWS_PORT', '3002')}")
+    api_base = os.environ.get("INTERCOM_API_BASE") or f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '3001')}"
+    token = os.environ.get("INTERCOM_ACCESS_TOKEN") or DEFAULT_TOKEN
+    configure(
+        **function_env(write_key="unused", intercom_api_base=api_base, intercom_token=token, resources=resources),
+        POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    )
+    return resources, api_base
+
+
 def load_redrive() -> Handler:
     return load_handler(ROOT / "functions" / "redrive" / "app.py", "redrive_app")
 
