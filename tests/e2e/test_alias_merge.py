@@ -102,3 +102,12 @@ def test_a_failed_merge_is_queued_and_replayed_once(api: Api, stack: Stack, sand
     assert set(tried[:-1]) == {503}  # the client's own retries at ingest, then the replay
     assert api.batch(alias("anon-6", "u-6")).status == 200  # the SDK's resend: a duplicate, nothing sent
     assert merges(sandbox) == tried
+
+
+def test_an_alias_finds_the_lead_by_the_email_it_carries(api: Api, sandbox: SandboxControl) -> None:
+    """The visitor's anonymousId changed (another device), but the alias carries the email they left."""
+    assert api.batch(visitor("anon-7", "seven@example.com")).status == 200
+    moved = {**alias("anon-other-device", "u-7"), "context": {"traits": {"email": "seven@example.com"}}}
+    assert api.batch(moved).status == 200
+    assert [contact["external_id"] for contact in live(sandbox)] == ["u-7"]
+    assert merges(sandbox) == [200]

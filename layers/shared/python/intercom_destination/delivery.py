@@ -236,13 +236,11 @@ class Deliverer:
 
     def _remembered_leads(self, subjects: list[str]) -> tuple[dict[str, bool], list[str]]:
         """The leads we made for these visitor subjects (warm cache, then the durable memory: search lags
-        creation by minutes, and a replay may run in a new function), each with whether the event vouches
-        they are this person (remembered by anonymousId: yes; by email: Intercom checks the emails match);
-        and the subjects remembered durably."""
+        creation by minutes, and a replay may run in a new function), and the subjects remembered durably.
+        Each lead maps to True: the event's own ids vouch it is this person (see `_fold`)."""
         leads: dict[str, bool] = {}
         remembered = []
         for subject in subjects:
-            vouched = subject.startswith("anonymous:")
             try:
                 found = [self._cache.get(f"lead:{subject}"), self._leads.lead(subject)]
             except (BotoCoreError, ClientError):
@@ -250,11 +248,12 @@ class Deliverer:
                     None, "lead_memory_unavailable", "the leads made for a visitor are unreadable"
                 ) from None
             remembered += [subject] if found[1] else []
-            for lead_id in filter(None, found):
-                leads[lead_id] = leads.get(lead_id, False) or vouched
+            leads |= dict.fromkeys(filter(None, found), True)
         return leads, remembered
 
     def _fold(self, leads: dict[str, bool], user_id: str, subjects: list[str], remembered: list[str]) -> None:
+        """Merge each lead into the user. A lead the event vouches for (one we made for its visitor) skips
+        Intercom's same-email check; one only Intercom's search found must pass it."""
         for lead_id, vouched in sorted(leads.items()):
             try:
                 self._client.merge_lead(lead_id, user_id, vouched)
