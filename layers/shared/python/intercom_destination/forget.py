@@ -81,7 +81,7 @@ class Forgetter:
 
     def forget(self, user_id: str | None = None, email: str | None = None) -> Forgotten:
         """Raises ValueError without an id; Intercom, SQS and DynamoDB errors propagate (run it again)."""
-        user_id, email = (user_id or "").strip() or None, (email or "").strip().lower() or None
+        user_id, email = str(user_id or "").strip() or None, str(email or "").strip().lower() or None
         if not user_id and not email:
             raise ValueError("give a userId or an email")
         started_ms = int(time.time() * 1000)
