@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from intercom_destination.mapping.identify import custom_attributes
 from intercom_destination.mapping.track import event_metadata, event_name
+from intercom_destination.mapping.values import custom_attributes
 
 from tests.web.conftest import Site
 

@@ -13,9 +13,11 @@ from ..events import Alias, Group, Identify, Page, Screen, Track
 from ..settings import LeadHandling
 from . import kit
 from .plans import Plan
-from .values import text
+from .values import custom_attributes, first, text
 
 AnyCall = Identify | Track | Page | Screen | Group | Alias
+#: Where a type's fields read traits from by default (the person's, or a group's company's).
+Traits = Callable[[AnyCall], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,20 @@ class ActionKind:
             else:
                 values[name] = None
         return self.build(values, lead_handling)
+
+
+def trait(traits: Traits, *names: str, coerce: Callable[[Any], Any] = text) -> Field:
+    """A field whose default is the first non-empty of `names` (alternative spellings) in the traits."""
+    return Field(lambda call, _: coerce(first(traits(call), *names)), coerce)
+
+
+def attributes(traits: Traits, standard: frozenset[str], reserved: frozenset[str]) -> Field:
+    """custom_attributes: by default every trait no standard field reads; mapped, the object as given. Both
+    flattened; Intercom's own attribute names are never custom ones."""
+    return Field(
+        lambda call, _: custom_attributes(traits(call), standard | reserved),
+        lambda value: custom_attributes(value, reserved) if isinstance(value, dict) else {},
+    )
 
 
 def identifier(value: Any) -> str | None:

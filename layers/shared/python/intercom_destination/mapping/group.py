@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..events import Group
 from ..settings import LeadHandling
-from .fields import ActionKind, AnyCall, Field, identifier
-from .identify import custom_attributes
+from .fields import ActionKind, AnyCall, Field, attributes, identifier, trait
 from .plans import CompanyBody, ContactRef, GroupPlan, Skip
-from .values import first, integer, text, unix
+from .values import integer, text, unix
 
 #: Intercom stores monthly_spend as a 32-bit integer.
 MAX_MONTHLY_SPEND = 2_147_483_647
@@ -34,31 +32,20 @@ def _company_traits(call: AnyCall) -> dict[str, Any]:
     return call.traits if isinstance(call, Group) else {}
 
 
-def _trait(*names: str, coerce: Callable[[Any], Any] = text) -> Field:
-    return Field(lambda call, _: coerce(first(_company_traits(call), *names)), coerce)
-
-
 def _spend(value: Any) -> int | None:
     return integer(value, MAX_MONTHLY_SPEND)
 
 
-def _custom_attributes(value: Any) -> dict[str, Any]:
-    return custom_attributes(value, RESERVED_COMPANY_ATTRIBUTES) if isinstance(value, dict) else {}
-
-
 FIELDS: dict[str, Field] = {
     "company_id": Field(lambda call, _: call.groupId if isinstance(call, Group) else None, identifier, True),
-    "name": _trait("name"),
-    "plan": _trait("plan"),
-    "monthly_spend": _trait("monthly_spend", "monthlySpend", coerce=_spend),
-    "size": _trait("employees", "size", coerce=integer),
-    "website": _trait("website"),
-    "industry": _trait("industry"),
-    "remote_created_at": _trait("createdAt", "created_at", coerce=unix),
-    "custom_attributes": Field(
-        lambda call, _: custom_attributes(_company_traits(call), _STANDARD_TRAITS | RESERVED_COMPANY_ATTRIBUTES),
-        _custom_attributes,
-    ),
+    "name": trait(_company_traits, "name"),
+    "plan": trait(_company_traits, "plan"),
+    "monthly_spend": trait(_company_traits, "monthly_spend", "monthlySpend", coerce=_spend),
+    "size": trait(_company_traits, "employees", "size", coerce=integer),
+    "website": trait(_company_traits, "website"),
+    "industry": trait(_company_traits, "industry"),
+    "remote_created_at": trait(_company_traits, "createdAt", "created_at", coerce=unix),
+    "custom_attributes": attributes(_company_traits, _STANDARD_TRAITS, RESERVED_COMPANY_ATTRIBUTES),
     # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
     "user_id": Field(lambda call, _: call.userId, identifier),
     "email": Field(lambda call, _: text(call.context_traits.get("email")), text),

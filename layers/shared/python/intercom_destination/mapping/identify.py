@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, cast
 
 from ..settings import LeadHandling
 from ..timestamps import unix_seconds
-from .fields import ActionKind, AnyCall, Field, identifier, person_traits
-from .plans import ContactBody, ContactRef, IdentifyPlan, Scalar, Skip
-from .values import boolean, first, flatten, text, unix
+from .fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
+from .plans import ContactBody, ContactRef, IdentifyPlan, Skip
+from .values import boolean, first, text, unix
 
 #: Trait spellings read into standard contact fields (never also sent as custom attributes).
 _STANDARD_TRAITS = frozenset({
@@ -37,11 +36,6 @@ def _role(value: Any) -> Literal["user", "lead"] | None:
     return role if role in ("user", "lead") else None  # type: ignore[return-value]
 
 
-def _custom_attributes(value: Any) -> dict[str, Scalar]:
-    """A mapped object, flattened; Intercom's own attributes are never custom ones."""
-    return custom_attributes(value, RESERVED_CONTACT_ATTRIBUTES) if isinstance(value, dict) else {}
-
-
 def _last_seen(call: AnyCall, received_at: datetime) -> int | None:
     """Server-side calls flagged inactive (context.active false) don't mark a visit."""
     return unix_seconds(call.occurred_at(received_at)) if call.context.get("active") is not False else None
@@ -52,10 +46,6 @@ def _full_name(traits: dict[str, Any]) -> str | None:
     return " ".join(part for part in parts if part) or None
 
 
-def _trait(*names: str, coerce: Callable[[Any], Any] = text) -> Field:
-    return Field(lambda call, _: coerce(first(person_traits(call), *names)), coerce)
-
-
 #: Standard contact fields, in the order they are sent.
 _BODY_FIELDS = (
     "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at", "owner_id", "unsubscribed_from_emails",
@@ -63,18 +53,17 @@ _BODY_FIELDS = (
 FIELDS: dict[str, Field] = {
     "role": Field(lambda call, _: None, _role),  # by default: user with a userId, else LEAD_HANDLING decides
     "external_id": Field(lambda call, _: call.userId, identifier),
-    "email": _trait("email"),
-    "phone": _trait("phone"),
+    "email": trait(person_traits, "email"),
+    "phone": trait(person_traits, "phone"),
     "name": Field(lambda call, _: text(person_traits(call).get("name")) or _full_name(person_traits(call)), text),
-    "avatar": _trait("avatar"),
-    "signed_up_at": _trait("createdAt", "created_at", coerce=unix),
+    "avatar": trait(person_traits, "avatar"),
+    "signed_up_at": trait(person_traits, "createdAt", "created_at", coerce=unix),
     "last_seen_at": Field(_last_seen, unix),
-    "owner_id": _trait("owner_id", "ownerId"),  # a string since Intercom-Version 2.16
-    "unsubscribed_from_emails": _trait("unsubscribed_from_emails", "unsubscribedFromEmails", coerce=boolean),
-    "custom_attributes": Field(
-        lambda call, _: custom_attributes(person_traits(call), _STANDARD_TRAITS | RESERVED_CONTACT_ATTRIBUTES),
-        _custom_attributes,
+    "owner_id": trait(person_traits, "owner_id", "ownerId"),  # a string since Intercom-Version 2.16
+    "unsubscribed_from_emails": trait(
+        person_traits, "unsubscribed_from_emails", "unsubscribedFromEmails", coerce=boolean
     ),
+    "custom_attributes": attributes(person_traits, _STANDARD_TRAITS, RESERVED_CONTACT_ATTRIBUTES),
     "anonymous_id": Field(lambda call, _: call.anonymousId, identifier),  # the visitor, for Merge Lead
 }
 
@@ -99,9 +88,3 @@ def build(values: dict[str, Any], lead_handling: LeadHandling) -> IdentifyPlan |
 
 
 IDENTIFY_CONTACT = ActionKind(FIELDS, build)
-
-
-def custom_attributes(traits: dict[str, Any], excluded: frozenset[str]) -> dict[str, Scalar]:
-    """Every other trait, flattened; a flattened key that lands on a reserved name is dropped too."""
-    rest = {key: value for key, value in traits.items() if key not in excluded}
-    return {key: value for key, value in flatten(rest) if key not in excluded}

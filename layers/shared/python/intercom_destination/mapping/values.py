@@ -58,6 +58,12 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
             yield key, value
 
 
+def custom_attributes(traits: Mapping[str, Any], excluded: frozenset[str]) -> dict[str, Scalar]:
+    """Every other trait, flattened; a flattened key that lands on a reserved name is dropped too."""
+    rest = {key: value for key, value in traits.items() if key not in excluded}
+    return {key: value for key, value in flatten(rest) if key not in excluded}
+
+
 def _scalar_text(value: str | int | float | bool) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
