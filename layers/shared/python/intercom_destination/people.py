@@ -124,25 +124,32 @@ class People:
 
     # --- newest wins ----------------------------------------------------------------------------
     def read(self, people: Iterable[str]) -> dict[str, Applied]:
-        """Records of `people` (their FIFO group hashes): BatchGetItem per 100, in parallel. Raises
-        botocore errors: the caller decides what an unreadable record means."""
+        """Records of `people` (their FIFO group hashes). Raises botocore errors: the caller decides what
+        an unreadable record means."""
         wanted = list(dict.fromkeys(people))
-        records = {person: Applied() for person in wanted}
-        for found in fan_out(self._executor, self._read_chunk, chunked(wanted, _BATCH_GET_KEYS)):
-            records.update(found)
-        return records
+        found = self._get_items([_PERSON + person for person in wanted])
+        return {
+            person: _applied(found[_PERSON + person]) if _PERSON + person in found else Applied() for person in wanted
+        }
 
-    def _read_chunk(self, people: Sequence[str]) -> dict[str, Applied]:
-        records = {}
-        keys: list[dict[str, Any]] = [{"id": {"S": _PERSON + person}} for person in people]
+    def _get_items(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Items by id: BatchGetItem per 100 ids in parallel, what DynamoDB leaves unprocessed asked again."""
+        found: dict[str, dict[str, Any]] = {}
+        for part in fan_out(self._executor, self._get_chunk, chunked(ids, _BATCH_GET_KEYS)):
+            found.update(part)
+        return found
+
+    def _get_chunk(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        keys: list[dict[str, Any]] = [{"id": {"S": key}} for key in ids]
         for _ in range(4):  # what DynamoDB left unprocessed, again
             response = self._dynamodb.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
             for item in response.get("Responses", {}).get(self._table, []):
-                records[item["id"]["S"].removeprefix(_PERSON)] = _applied(item)
+                found[item["id"]["S"]] = item
             keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
             if not keys:
                 break
-        return records
+        return found
 
     def remember(self, updates: list[tuple[str, list[Version], dict[str, str]]]) -> None:
         """Per person, in one update: the identify and group versions just applied (newest wins) and the
@@ -279,19 +286,7 @@ class People:
     def forgotten(self, ids: Iterable[str]) -> dict[str, int]:
         """Which of these person ids were forgotten, and when (unix ms). Raises botocore errors."""
         by_key = {_FORGOTTEN + _hash(person_id): person_id for person_id in dict.fromkeys(ids)}
-        found: dict[str, int] = {}
-        for chunk in chunked(list(by_key), _BATCH_GET_KEYS):
-            keys: list[dict[str, Any]] = [{"id": {"S": key}} for key in chunk]
-            for _ in range(4):  # what DynamoDB left unprocessed, again
-                response = self._dynamodb.batch_get_item(
-                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
-                )
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found[by_key[item["id"]["S"]]] = int(item["forgotten_at"]["N"])
-                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-                if not keys:
-                    break
-        return found
+        return {by_key[key]: int(item["forgotten_at"]["N"]) for key, item in self._get_items(list(by_key)).items()}
 
 
 @dataclass

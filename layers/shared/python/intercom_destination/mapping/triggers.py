@@ -18,6 +18,8 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
+from .kit import read
+
 Trigger = Callable[[dict[str, Any]], bool]
 
 _TOKEN = re.compile(
@@ -124,8 +126,8 @@ class _Parser:
         expected = self._value()
         path = tuple(field.text.split("."))
         if operator.text == "=":
-            return lambda event: _equal(_read(event, path), expected)
-        return lambda event: not _equal(_read(event, path), expected)
+            return lambda event: _equal(read(event, path), expected)
+        return lambda event: not _equal(read(event, path), expected)
 
     def _function(self, name: str) -> Trigger:
         self._take("op", "(")
@@ -134,8 +136,8 @@ class _Parser:
         pattern = self._string()
         self._take("op", ")")
         if name == "contains":
-            return lambda event: isinstance(value := _read(event, path), str) and pattern in value
-        return lambda event: isinstance(value := _read(event, path), str) and fnmatchcase(value, pattern)
+            return lambda event: isinstance(value := read(event, path), str) and pattern in value
+        return lambda event: isinstance(value := read(event, path), str) and fnmatchcase(value, pattern)
 
     def _string(self) -> str:
         token = self._take("string", wanted='a "quoted string"')
@@ -161,15 +163,6 @@ class _Parser:
 def compile_trigger(source: str) -> Trigger:
     """Parses a trigger; raises TriggerError naming the problem and its column."""
     return _Parser(source).parse()
-
-
-def _read(event: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = event
-    for name in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(name)
-    return value
 
 
 def _equal(actual: Any, expected: Any) -> bool:
