@@ -84,3 +84,10 @@ def test_events_of_one_person_share_a_queue_in_request_order() -> None:
     queues = dict(person_queues(prepared))
     assert sorted([work.index for work in queue] for queue in queues.values()) == [[0, 2, 3, 5], [1], [4]]
     assert set(queues) == {"userId:u1", "userId:u2", "event:k4"}  # named by the most stable id
+
+
+def test_a_blank_email_joins_nobody() -> None:
+    """Two users who both send `traits.email: ""` are two people, not one queue named by the empty email."""
+    events = [{"type": "identify", "userId": user, "traits": {"email": "  "}} for user in ("a", "b")]
+    prepared = [_Work(index, None, "identify", Skip("test"), data, f"k{index}") for index, data in enumerate(events)]
+    assert sorted(person for person, _ in person_queues(prepared)) == ["userId:a", "userId:b"]

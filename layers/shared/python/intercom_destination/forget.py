@@ -20,6 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from .identity import person_emails
 from .intercom import Contact, IntercomClient, NotFoundError
 from .people import People
 from .queue import Queue, Received, person_group
@@ -32,13 +33,7 @@ SCAN_SECONDS = 60
 def person_ids(event: dict[str, Any]) -> list[str]:
     """The ids an event names its person by: its userId and every email it carries for the person."""
     ids = [f"userId:{event['userId']}"] if event.get("userId") not in (None, "") else []
-    context = event.get("context")
-    sources = [context.get("traits") if isinstance(context, dict) else None, event.get("properties")]
-    if event.get("type") != "group":  # a group's traits.email is the company's
-        sources.append(event.get("traits"))
-    for source in sources:
-        if isinstance(source, dict) and isinstance(source.get("email"), str) and source["email"].strip():
-            ids.append(f"email:{source['email'].strip().lower()}")
+    ids += person_emails(event, with_properties=True)
     return list(dict.fromkeys(ids))
 
 

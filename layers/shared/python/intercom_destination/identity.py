@@ -44,6 +44,19 @@ def contact_keys(ref: ContactRef) -> list[str]:
     return keys + ([f"email:{ref.email.lower()}"] if ref.email else [])
 
 
+def person_emails(event: dict[str, Any], with_properties: bool = False) -> list[str]:
+    """The emails an event carries for its person, as `email:<address>` keys: context.traits', and traits'
+    (not a group's: its traits.email is the company's); properties' too if asked. Blank ones are none."""
+    context = event.get("context")
+    sources = [context.get("traits") if isinstance(context, dict) else None]
+    if event.get("type") != "group":
+        sources.append(event.get("traits"))
+    if with_properties:
+        sources.append(event.get("properties"))
+    emails = [source.get("email") for source in sources if isinstance(source, dict)]
+    return [f"email:{email.strip().lower()}" for email in emails if isinstance(email, str) and email.strip()]
+
+
 def keys_of(plan: Plan) -> list[str]:
     """Every key a plan's delivery may read, learn or prove wrong: what to recall from the person record,
     and to save back (a track's 404 forgets what was written to its contact, for one)."""

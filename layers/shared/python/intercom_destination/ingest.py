@@ -32,7 +32,7 @@ from .answers import Accepted, EventsRefused, ItemError, PlannedCall, Preview, P
 from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
-from .identity import keys_of
+from .identity import keys_of, person_emails
 from .inbound import (
     PREVIEW_PATH,
     WEBHOOK_PATH,
@@ -610,10 +610,4 @@ def _identity_keys(data: dict[str, Any]) -> list[str]:
     keys = [f"{field}:{data[field]}" for field in ("userId", "anonymousId") if data.get(field) not in (None, "")]
     if data.get("type") == "alias" and data.get("previousId") not in (None, ""):  # the visitor, now this user
         keys.append(f"anonymousId:{data['previousId']}")
-    sources = [(data.get("context") or {}).get("traits")]
-    if data.get("type") != "group":  # a group's traits.email is the company's, not the person's
-        sources.append(data.get("traits"))
-    for traits in sources:
-        if isinstance(traits, dict) and isinstance(traits.get("email"), str):
-            keys.append(f"email:{traits['email'].strip().lower()}")
-    return keys
+    return keys + person_emails(data)
