@@ -206,18 +206,18 @@ class Redrive:
             logger.exception("forgotten people unreadable; the round waits")
             self._release(batch, summary)
             return None
-        dropped = [
-            received
+        dropped = {
+            received.receipt
             for received in batch
             if any(
                 forgotten.get(person_id, -1) >= _received_ms(received.message) for person_id in ids_of[received.receipt]
             )
-        ]
+        }
         if dropped:
-            self._dead_letters.delete_many([received.receipt for received in dropped])
+            self._dead_letters.delete_many(list(dropped))
             summary.forgotten += len(dropped)
             logger.info("dropped messages of forgotten people", extra={"messages": len(dropped)})
-        return [received for received in batch if received not in dropped]
+        return [received for received in batch if received.receipt not in dropped]
 
     def _wait_for_window(self, deadline: float, summary: Summary) -> bool:
         """Pause while Intercom's window is spent, or down to the share kept for live traffic; False
