@@ -4,17 +4,11 @@ for costs no call; the merge is queued and replayed like any action, and survive
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import UTC, datetime
 from typing import Any
-
-from intercom_destination.inbound import RawRequest
-from intercom_destination.wiring import ingest_service
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
-from tests.conftest import WRITE_KEY, Api, cold_start, outcomes
+from tests.conftest import Api, cold_start, handled, outcomes
 
 
 def visitor(anonymous_id: str, email: str) -> dict[str, Any]:
@@ -61,10 +55,7 @@ def test_an_identify_with_both_ids_folds_the_lead_even_under_another_email(api: 
 
 def test_a_visitor_we_made_no_lead_for_costs_no_call_and_is_counted(api: Api, sandbox: SandboxControl) -> None:
     """Counted as the metric `alias.no_lead` (the handler emits each answer's counts)."""
-    body = base64.b64encode(json.dumps({"batch": [alias("never-seen", "u-3")]}).encode()).decode()
-    auth = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
-    request = RawRequest(body=body, is_base64_encoded=True, headers={"authorization": auth})
-    answer = ingest_service().handle("batch", request, datetime.now(UTC))
+    answer = handled(alias("never-seen", "u-3"))
     assert (answer.status, answer.counts) == (200, {"alias.no_lead": 1})
     assert sandbox.requests() == []
     assert api.batch(alias("never-seen", "u-3")).status == 200  # and over HTTP: a duplicate now

@@ -4,13 +4,15 @@ then a replay proving nothing of theirs comes back; run twice, the second finds 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from intercom_destination.forget import person_ids
+import boto3
+from intercom_destination.identity import hashed, person_ids
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
-from tests.conftest import Api, cold_start, outcomes
+from tests.conftest import Api, cold_start, handled, outcomes
 
 
 def identify(user: str, email: str) -> dict[str, Any]:
@@ -23,6 +25,18 @@ def track(user: str, name: str) -> dict[str, Any]:
 
 def people(sandbox: SandboxControl) -> list[str]:
     return sorted(contact["external_id"] or contact["email"] for contact in sandbox.state()["contacts"])
+
+
+def idempotency_records(stack: Stack, person_id: str) -> int:
+    """Idempotency records naming this person (by their hashed id), read from the embedded DynamoDB."""
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
+    pages = dynamodb.get_paginator("scan").paginate(TableName=stack.resources.table)
+    return sum(
+        hashed(person_id) in item.get("people", {}).get("SS", [])
+        for page in pages
+        for item in page["Items"]
+        if item["id"]["S"].startswith("intercom-destination#event#")
+    )
 
 
 def test_forget_deletes_the_contacts_the_messages_and_our_records_and_a_replay_brings_nothing_back(
@@ -38,12 +52,16 @@ def test_forget_deletes_the_contacts_the_messages_and_our_records_and_a_replay_b
     assert api.batch(track("u-1", "Later"), track("u-2", "Later")).status == 200  # queued
     assert (stack.depth(), stack.depth(parked=True)) == (2, 1)
     sandbox.configure(faults=[])
+    assert (idempotency_records(stack, "userId:u-1"), idempotency_records(stack, "userId:u-2")) == (5, 3)
+    assert idempotency_records(stack, "email:ada@example.com") == 1  # the identify carries it
 
     removed = stack.forget(user_id="u-1", email="ada@example.com")
 
-    assert (len(removed["contacts"]), removed["queued"], removed["parked"]) == (1, 1, 1)
+    assert (len(removed["contacts"]), removed["queued"], removed["parked"], removed["claims"]) == (1, 1, 1, 5)
     assert removed["records"] >= 1
     assert "deleted 1 Intercom contact(s)" in removed["summary"]
+    assert "and 5 idempotency record(s)" in removed["summary"]
+    assert (idempotency_records(stack, "userId:u-1"), idempotency_records(stack, "userId:u-2")) == (0, 3)
     assert people(sandbox) == ["ada.old@example.com", "u-2"]  # a lead of another email is another person
     assert [event["event_name"] for event in sandbox.state()["events"]] == ["Paid"]  # u-2's
     assert [message.event["userId"] for message in stack.peek()] == ["u-2"]
@@ -54,7 +72,34 @@ def test_forget_deletes_the_contacts_the_messages_and_our_records_and_a_replay_b
     assert people(sandbox) == ["ada.old@example.com", "u-2"]
 
     again = stack.forget(user_id="u-1", email="ada@example.com")
-    assert (again["contacts"], again["queued"], again["parked"], again["records"]) == ([], 0, 0, 0)
+    assert (again["contacts"], again["queued"], again["parked"], again["records"], again["claims"]) == ([], 0, 0, 0, 0)
+
+
+def test_a_resend_of_a_forgotten_persons_old_event_does_not_bring_them_back(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Their idempotency records are gone, so the tombstone decides: an event dated before the forget (an
+    SDK's resend, a pipeline replaying its archive under new messageIds) is dropped as `forgotten`; an
+    event dated after it is a person coming back."""
+    sent = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    old = [{**identify("u-5", "eve@example.com"), "timestamp": sent}, {**track("u-5", "Paid"), "timestamp": sent}]
+    assert api.batch(*old).status == 200
+    assert stack.forget(user_id="u-5")["claims"] == 2
+    cold_start(stack)  # a new function: nothing of u-5 remembered in memory either
+
+    resent = handled(*old)
+    replayed = handled({**old[1], "messageId": "archive-1"})
+
+    assert (resent.status, resent.counts) == (200, {"identify.forgotten": 1, "track.forgotten": 1})
+    assert replayed.counts == {"track.forgotten": 1}
+    assert people(sandbox) == []
+    assert sandbox.state()["events"] == []
+    assert idempotency_records(stack, "userId:u-5") == 0  # nothing of theirs is written after the forget
+    assert handled(*old).counts == {"identify.duplicate": 1, "track.duplicate": 1}  # decided once
+
+    back = {**identify("u-5", "eve@example.com"), "messageId": "i-u-5-back", "timestamp": datetime.now(UTC).isoformat()}
+    assert handled(back).counts == {"identify.delivered": 1}
+    assert people(sandbox) == ["u-5"]
 
 
 def test_a_message_hidden_during_the_forget_is_dropped_when_it_comes_up(

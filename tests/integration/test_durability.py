@@ -18,7 +18,7 @@ from intercom_destination.queue import QueuedEvent
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
-from tests.conftest import Api, cold_start, outcomes
+from tests.conftest import Api, cold_start, handled, outcomes
 
 FAST_BACKOFF = {"REDRIVE_BACKOFF_SECONDS": "1"}
 
@@ -219,18 +219,8 @@ def test_revoked_token_keeps_everything_until_it_is_fixed(
 
 def test_a_revoked_token_is_counted_for_its_alarm(stack: Stack, sandbox: SandboxControl) -> None:
     """The template alarms on `intercom_unauthorized`; the handler emits each answer's counts as metrics."""
-    import base64
-    import json
-    from datetime import UTC, datetime
-
-    from intercom_destination.inbound import RawRequest
-    from intercom_destination.wiring import ingest_service
-
     sandbox.configure(token="rotated-elsewhere")
-    body = base64.b64encode(json.dumps({"batch": [identify("u1")]}).encode()).decode()
-    auth = "Basic " + base64.b64encode(b"dev-write-key:").decode()
-    request = RawRequest(body=body, is_base64_encoded=True, headers={"authorization": auth})
-    answer = ingest_service().handle("batch", request, datetime.now(UTC))
+    answer = handled(identify("u1"))
     assert (answer.status, answer.counts["intercom_unauthorized"], answer.counts["identify.queued"]) == (200, 1, 1)
 
 

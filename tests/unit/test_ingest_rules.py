@@ -79,7 +79,8 @@ def test_events_of_one_person_share_a_queue_in_request_order() -> None:
         {"type": "track", "anonymousId": "a1", "event": "y"},
     ]
     prepared = [
-        _Work(index, None, str(data["type"]), Skip("test"), data, f"k{index}") for index, data in enumerate(events)
+        _Work(index, None, str(data["type"]), Skip("test"), data, f"k{index}", 0, ())
+        for index, data in enumerate(events)
     ]
     queues = dict(person_queues(prepared))
     assert sorted([work.index for work in queue] for queue in queues.values()) == [[0, 2, 3, 5], [1], [4]]
@@ -89,5 +90,7 @@ def test_events_of_one_person_share_a_queue_in_request_order() -> None:
 def test_a_blank_email_joins_nobody() -> None:
     """Two users who both send `traits.email: ""` are two people, not one queue named by the empty email."""
     events = [{"type": "identify", "userId": user, "traits": {"email": "  "}} for user in ("a", "b")]
-    prepared = [_Work(index, None, "identify", Skip("test"), data, f"k{index}") for index, data in enumerate(events)]
+    prepared = [
+        _Work(index, None, "identify", Skip("test"), data, f"k{index}", 0, ()) for index, data in enumerate(events)
+    ]
     assert sorted(person for person, _ in person_queues(prepared)) == ["userId:a", "userId:b"]

@@ -94,7 +94,12 @@ def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -
 
 
 def test_the_forget_function_has_no_route_and_time_for_both_queue_scans(template: dict[str, Any]) -> None:
-    """No write key may reach it: no event source at all; it is invoked by an operator only."""
+    """No write key may reach it: no event source at all; it is invoked by an operator only. It may scan
+    the table and delete in batches (the idempotency records of the person)."""
     forget = template["Resources"]["ForgetFunction"]["Properties"]
     assert "Events" not in forget
     assert forget["Timeout"] >= 2 * SCAN_SECONDS + 60
+    (table_grant,) = [
+        grant for grant in forget["Policies"][0]["Statement"] if "dynamodb:Scan" in grant.get("Action", [])
+    ]
+    assert "dynamodb:BatchWriteItem" in table_grant["Action"]

@@ -9,6 +9,9 @@ The records are powertools-idempotency-shaped (`id`, `status`, `expiration`), bu
 which powertools' persistence layer cannot do: one TransactWriteItems claims up to 100 events (its
 conditions make a claim race-free against a concurrent resend), one BatchWriteItem completes or releases
 25. A 2,500-event batch costs 25 + 100 + 100 calls, sent in parallel, instead of 5,000 in a row.
+
+A record carries its event's person tags (hashed userId and emails, never in clear) so that forgetting a
+person deletes their records too (`forget`); a record under 1 KB costs the same write units with them.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -35,6 +39,10 @@ TRANSACTION_ITEMS = 100
 BATCH_WRITE_ITEMS = 25
 #: Rounds of retrying what DynamoDB left undone (a cancelled transaction's innocent items, unprocessed writes).
 _ROUNDS = 4
+#: Person tags kept per record: an event names its person by a userId and a few emails.
+MAX_TAGS = 8
+#: Parallel segments of a forget's scan of the table.
+SCAN_SEGMENTS = 4
 
 
 class Claim(StrEnum):
@@ -70,16 +78,18 @@ class Dedupe:
         self._executor = executor
         self._clock = clock
 
-    def claim(self, keys: Sequence[str]) -> dict[str, Claim]:
-        """Claim every key (duplicates in `keys` count once). Raises botocore errors if the table is
+    def claim(self, tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
+        """Claim every key, each recorded with its person tags. Raises botocore errors if the table is
         unreachable: the caller then accepts none of these events (the SDK resends)."""
         claims: dict[str, Claim] = {}
-        for result in fan_out(self._executor, self._claim_chunk, chunked(list(dict.fromkeys(keys)), TRANSACTION_ITEMS)):
+        claim_chunk = partial(self._claim_chunk, tags_of=tags_of)
+        for result in fan_out(self._executor, claim_chunk, chunked(list(tags_of), TRANSACTION_ITEMS)):
             claims.update(result)
         return claims
 
-    def complete(self, outcomes: dict[str, str]) -> list[str]:
-        """Mark events delivered or durably queued; returns the keys that could not be recorded."""
+    def complete(self, outcomes: Mapping[str, str], tags_of: Mapping[str, Sequence[str]]) -> list[str]:
+        """Mark events delivered or durably queued (with their person tags, which the record replaces);
+        returns the keys that could not be recorded."""
         now = int(self._clock())
         requests = [
             {
@@ -90,6 +100,7 @@ class Dedupe:
                         "expiration": {"N": str(now + self._window)},
                         "outcome": {"S": outcome},
                     }
+                    | _tags(tags_of.get(key, ()))
                 }
             }
             for key, outcome in outcomes.items()
@@ -100,8 +111,36 @@ class Dedupe:
         """Free events for the SDK's resend; returns the keys still claimed (their claims expire)."""
         return self._batch_write([{"DeleteRequest": {"Key": {"id": {"S": _PREFIX + key}}}} for key in set(keys)])
 
+    def forget(self, tags: Collection[str]) -> int:
+        """Delete every record naming one of these person tags; returns how many. A scan (in parallel
+        segments, strongly consistent): a forget is rare, and the table holds one window of events.
+        Raises botocore errors, or RuntimeError for deletes DynamoDB left undone: run the forget again."""
+        if not tags:
+            return 0
+        values = {f":t{number}": {"S": tag} for number, tag in enumerate(sorted(tags))}
+        scan = {
+            "TableName": self._table,
+            "ConsistentRead": True,
+            "ProjectionExpression": "id",
+            "FilterExpression": "begins_with(id, :prefix) AND ("
+            + " OR ".join(f"contains(people, {name})" for name in values)
+            + ")",
+            "ExpressionAttributeValues": {":prefix": {"S": _PREFIX}, **values},
+            "TotalSegments": SCAN_SEGMENTS,
+        }
+        segments = fan_out(self._executor, partial(self._scan_ids, scan), range(SCAN_SEGMENTS))
+        ids = [record_id for segment in segments for record_id in segment]
+        undone = self._batch_write([{"DeleteRequest": {"Key": {"id": {"S": record_id}}}} for record_id in ids])
+        if undone:
+            raise RuntimeError(f"{len(undone)} idempotency record(s) could not be deleted; run the forget again")
+        return len(ids)
+
+    def _scan_ids(self, scan: dict[str, Any], segment: int) -> list[str]:
+        pages = self._dynamodb.get_paginator("scan").paginate(**scan, Segment=segment)
+        return [item["id"]["S"] for page in pages for item in page.get("Items", [])]
+
     # --- DynamoDB -------------------------------------------------------------------------------
-    def _claim_chunk(self, keys: Sequence[str]) -> dict[str, Claim]:
+    def _claim_chunk(self, keys: Sequence[str], tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
         """One transaction per round: a key whose live record fails the condition is decided by that record;
         the rest of a cancelled transaction is tried again. Contention left after the rounds is BUSY."""
         claims: dict[str, Claim] = {}
@@ -110,7 +149,7 @@ class Dedupe:
             if not pending:
                 break
             now = self._clock()
-            items = [self._claim_item(key, now) for key in pending]
+            items = [self._claim_item(key, tags_of[key], now) for key in pending]
             try:
                 self._dynamodb.transact_write_items(TransactItems=items)
             except ClientError as exc:
@@ -131,7 +170,7 @@ class Dedupe:
         claims.update(dict.fromkeys(pending, Claim.BUSY))
         return claims
 
-    def _claim_item(self, key: str, now: float) -> dict[str, Any]:
+    def _claim_item(self, key: str, tags: Sequence[str], now: float) -> dict[str, Any]:
         """Written unless a record is live: TTL deletes expired ones up to days late, so expiry is checked."""
         return {
             "Put": {
@@ -141,7 +180,8 @@ class Dedupe:
                     "status": {"S": "INPROGRESS"},
                     "expiration": {"N": str(int(now + self._window))},
                     "in_progress_expiration": {"N": str(int((now + self._claim_ttl) * 1000))},
-                },
+                }
+                | _tags(tags),
                 "ConditionExpression": (
                     "attribute_not_exists(id) OR expiration < :now"
                     " OR (#status = :in_progress AND in_progress_expiration < :now_ms)"
@@ -173,6 +213,12 @@ class Dedupe:
                 return []
             time.sleep(0.05 * 2**round_number)  # DynamoDB asks for backoff on unprocessed items
         return [_key_of(request) for request in pending]
+
+
+def _tags(tags: Sequence[str]) -> dict[str, Any]:
+    """The `people` attribute (a string set: DynamoDB has no empty one, so none without tags)."""
+    unique = list(dict.fromkeys(tags))[:MAX_TAGS]
+    return {"people": {"SS": unique}} if unique else {}
 
 
 def _key_of(request: dict[str, Any]) -> str:

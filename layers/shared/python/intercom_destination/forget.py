@@ -3,12 +3,11 @@
 By userId and/or email: tombstones first (so a redrive running meanwhile drops their messages), then
 every Intercom contact of theirs — by external_id, by email (users and leads), and the ids our identity
 records and lead memory hold — is deleted in the configured region; their visible queued and parked
-messages are deleted; our person records and lead memory for them go. Messages hidden right now
-(backing off, or in flight) cannot be received: the redrive drops them when they come up, by the
-tombstone (kept as long as a message can live). Running it again finds nothing more: idempotent.
-
-Kept on purpose: idempotency claims (a hash of write key + messageId, nothing personal) — deleting them
-would let an SDK's resend of an old event bring the person back.
+messages are deleted; our person records, lead memory and idempotency records for them go. Messages
+hidden right now (backing off, or in flight) cannot be received: the redrive drops them when they come up,
+by the tombstone (kept as long as a message can live). The tombstone is also what keeps a resend of one
+of their old events — its idempotency record gone — from bringing them back: ingest drops an event of
+theirs dated before the forget. Running it again finds nothing more: idempotent.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .identity import person_emails
+from .dedupe import Dedupe
+from .identity import hashed, person_ids
 from .intercom import Contact, IntercomClient, NotFoundError
 from .people import People
 from .queue import Queue, Received, person_group
@@ -28,13 +28,6 @@ from .queue import Queue, Received, person_group
 logger = Logger(child=True)
 #: How long each queue is scanned, well inside the queues' 120 s visibility timeout (what a scan holds).
 SCAN_SECONDS = 60
-
-
-def person_ids(event: dict[str, Any]) -> list[str]:
-    """The ids an event names its person by: its userId and every email it carries for the person."""
-    ids = [f"userId:{event['userId']}"] if event.get("userId") not in (None, "") else []
-    ids += person_emails(event, with_properties=True)
-    return list(dict.fromkeys(ids))
 
 
 @dataclass
@@ -45,6 +38,7 @@ class Forgotten:
     queued: int = 0  # dead-letter queue messages deleted
     parked: int = 0  # parking queue messages deleted
     records: int = 0  # our person records and lead memory entries deleted
+    claims: int = 0  # idempotency records of their events deleted
     hidden: int = 0  # anyone's messages not visible now (backing off, in flight): the redrive drops theirs later
 
     def as_dict(self) -> dict[str, Any]:
@@ -54,7 +48,7 @@ class Forgotten:
         return (
             f"deleted {len(self.contacts)} Intercom contact(s) {', '.join(self.contacts) or ''}".rstrip()
             + f"; removed {self.queued} queued and {self.parked} parked message(s)"
-            + f"; deleted {self.records} record(s) of ours"
+            + f"; deleted {self.records} record(s) of ours and {self.claims} idempotency record(s)"
             + (f"; {self.hidden} message(s) not visible now: the redrive drops theirs" if self.hidden else "")
         )
 
@@ -64,6 +58,7 @@ class Forgetter:
         self,
         client: IntercomClient,
         people: People,
+        dedupe: Dedupe,
         dead_letters: Queue,
         parking: Queue,
         scan_seconds: float = SCAN_SECONDS,
@@ -71,6 +66,7 @@ class Forgetter:
         self._scan_seconds = scan_seconds
         self._client = client
         self._people = people
+        self._dedupe = dedupe
         self._dead_letters = dead_letters
         self._parking = parking
 
@@ -95,6 +91,7 @@ class Forgetter:
         report.hidden = hidden + hidden_parked
         emails = [person_id for person_id in ids if person_id.startswith("email:")]
         report.records = self._people.forget([person_group(person_id) for person_id in ids], emails)
+        report.claims = self._dedupe.forget({hashed(person_id) for person_id in ids})
         logger.info("person forgotten", extra={**report.as_dict(), "contacts": len(report.contacts)})
         return report
 

@@ -57,6 +57,19 @@ def person_emails(event: dict[str, Any], with_properties: bool = False) -> list[
     return [f"email:{email.strip().lower()}" for email in emails if isinstance(email, str) and email.strip()]
 
 
+def person_ids(event: dict[str, Any]) -> list[str]:
+    """The ids an event names its person by, as a forget names them: its userId and every email it carries
+    for the person (properties' too)."""
+    ids = [f"userId:{event['userId']}"] if event.get("userId") not in (None, "") else []
+    ids += person_emails(event, with_properties=True)
+    return list(dict.fromkeys(ids))
+
+
+def hashed(value: str) -> str:
+    """How our callers' ids are stored (person records, tombstones, claims' person tags): never in clear."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def keys_of(plan: Plan) -> list[str]:
     """Every key a plan's delivery may read, learn or prove wrong: what to recall from the person record,
     and to save back (a track's 404 forgets what was written to its contact, for one)."""

@@ -2,8 +2,9 @@
 
 Knows HTTP only as a status, a JSON body and headers (the handler turns that into a Response).
 Every valid event ends in one of: delivered, skipped, duplicate (its messageId was handled before),
-stale (an identify or group older than one already applied to that person: newest wins), queued on the dead-letter queue (Intercom failed, was rate-limited, or the time budget ran out), or
-parked (Intercom refused it for good). The caller gets 200 only when all of that is durable; if SQS
+stale (an identify or group older than one already applied to that person: newest wins), forgotten (dated
+before its person was forgotten: a resend must not bring them back), queued on the dead-letter queue
+(Intercom failed, was rate-limited, or the time budget ran out), or parked (Intercom refused it for good). The caller gets 200 only when all of that is durable; if SQS
 refuses the messages, the claims are released and the caller gets 503, so the SDK resends.
 
 Events of one person are handled in request order; once one of them is queued for a passing failure,
@@ -32,7 +33,7 @@ from .answers import Accepted, EventsRefused, ItemError, PlannedCall, Preview, P
 from .dedupe import Claim, Dedupe, idempotency_key
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
-from .identity import keys_of, person_emails
+from .identity import hashed, keys_of, person_emails, person_ids
 from .inbound import (
     PREVIEW_PATH,
     WEBHOOK_PATH,
@@ -127,8 +128,14 @@ class _Work:
     plan: Plan | Unmappable
     event: dict[str, Any]
     key: str  # idempotency key: the event's, and the action's name unless it is the type's default action
+    occurred_ms: int  # the event's time (unix ms): a forget drops what is dated before it
+    ids: tuple[str, ...]  # the person ids a forget names (identity.person_ids)
     version: Version | None = None  # what an identify or group would set, and as of when
     action: Action | None = None  # None: no action fired (integrations off, or no trigger matched)
+
+    def tags(self) -> list[str]:
+        """Its person ids as its idempotency record keeps them (hashed), so a forget finds the record."""
+        return [hashed(person_id) for person_id in self.ids]
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,8 @@ class _Outcome:
     """How one event ended in this request. `queued` / `parked` carry the message still to be sent."""
 
     name: (
-        str  # delivered, no_lead (a Merge Lead with nothing to merge), skipped, duplicate, stale, busy, queued, parked
+        str  # delivered, no_lead (a Merge Lead with nothing to merge), skipped, duplicate, stale, forgotten,
+        # busy, queued, parked
     )
     message: QueuedEvent | None = None
 
@@ -197,11 +205,18 @@ class Ingest:
         prepared = [work for item in items for work in prepare(item, write_key, received_at, report, actions, settings)]
         claims = self._claim(prepared)
         people = person_queues(prepared)
-        records = self._read_people(people)
+        records, forgotten = self._read_people(people)
         self._recall_identity(people, records)
         futures = [
             self._executor.submit(
-                self._handle_person, person, queue, claims, records[person_group(person)], deadline, received_at
+                self._handle_person,
+                person,
+                queue,
+                claims,
+                records[person_group(person)],
+                forgotten,
+                deadline,
+                received_at,
             )
             for person, queue in people
         ]
@@ -294,22 +309,23 @@ class Ingest:
             for person, done in by_person.items()
         ])  # fmt: skip
 
-    def _read_people(self, people: list[tuple[str, list[_Work]]]) -> dict[str, Applied]:
-        """One read (BatchGetItem per 100) for every person of this request with something to deliver.
-        Unreadable records mean no staleness or waiting check (deliver as if no record existed), never
-        a refused event."""
+    def _read_people(self, people: list[tuple[str, list[_Work]]]) -> tuple[dict[str, Applied], dict[str, int]]:
+        """One read (BatchGetItem per 100) for every person of this request with something to deliver: their
+        records, and which of their ids were forgotten (when). Unreadable means no staleness, waiting or
+        forgotten check (deliver as if nothing were recorded), never a refused event."""
         groups = [person_group(person) for person, queue in people]
-        wanted = [
-            group
+        active = [
+            (group, queue)
             for group, (_, queue) in zip(groups, people, strict=True)
             if any(not isinstance(work.plan, Skip) for work in queue)
         ]
+        ids = [person_id for _, queue in active for work in queue for person_id in work.ids]
         try:
-            records = self._people.read(wanted) if wanted else {}
+            records, forgotten = self._people.lookup([group for group, _ in active], ids) if active else ({}, {})
         except (BotoCoreError, ClientError):
-            logger.exception("person records unreadable; no staleness check this request")
-            records = {}
-        return {group: records.get(group) or Applied() for group in groups}
+            logger.exception("person records unreadable; no staleness or forgotten check this request")
+            records, forgotten = {}, {}
+        return {group: records.get(group) or Applied() for group in groups}, forgotten
 
     def _handle_person(
         self,
@@ -317,6 +333,7 @@ class Ingest:
         queue: list[_Work],
         claims: dict[int, Claim],
         applied: Applied,
+        forgotten: dict[str, int],
         deadline: float,
         received_at: datetime,
     ) -> list[tuple[_Work, _Outcome]]:
@@ -332,6 +349,9 @@ class Ingest:
                 claim = claims[work.index]
                 if claim is not Claim.NEW:
                     results.append((work, _Outcome("duplicate" if claim is Claim.DONE else "busy")))
+                    continue
+                if any(forgotten.get(person_id, -1) >= work.occurred_ms for person_id in work.ids):
+                    results.append((work, _Outcome("forgotten")))  # a resend of what was erased
                     continue
                 if work.version and applied.is_stale(work.version):  # a newer identify/group was applied
                     results.append((work, _Outcome("stale")))
@@ -377,11 +397,12 @@ class Ingest:
         second copy of a messageId in one request is a duplicate of the first; if the table is
         unreachable, nothing is delivered that could not be de-duplicated (503, the SDK resends)."""
         owners: dict[str, int] = {}
+        tags_of: dict[str, list[str]] = {}
         for work in prepared:
-            if not isinstance(work.plan, Skip):
-                owners.setdefault(work.key, work.index)
+            if not isinstance(work.plan, Skip) and work.key not in owners:
+                owners[work.key], tags_of[work.key] = work.index, work.tags()
         try:
-            by_key = self._dedupe.claim(list(owners))
+            by_key = self._dedupe.claim(tags_of)
         except (BotoCoreError, ClientError):
             logger.exception("idempotency claims failed", extra={"events": len(owners)})
             by_key = dict.fromkeys(owners, Claim.BUSY)
@@ -405,14 +426,17 @@ class Ingest:
                 work = outcomes[pending[position]][0]
                 released.append(work.key)
                 outcomes[pending[position]] = (work, _Outcome("busy"))
-        done = {
-            work.key: outcome.name
-            for work, outcome in outcomes
-            if outcome.name in ("delivered", "no_lead", "stale", "queued", "parked") and work.key not in released
-        }
+        final = ("delivered", "no_lead", "stale", "forgotten", "queued", "parked")
+        done = [
+            (work, outcome.name) for work, outcome in outcomes if outcome.name in final and work.key not in released
+        ]
+        # A forgotten person's record keeps no tags: nothing of theirs is written after their forget.
+        tags_of = {work.key: work.tags() for work, name in done if name != "forgotten"}
         # An unrecorded completion only means a resend within the claim's lifetime is answered 503, and a
         # later one is delivered again (upserts; Intercom drops a repeated event of the same second).
-        self._durability_call("completion", lambda: self._dedupe.complete(done))
+        self._durability_call(
+            "completion", lambda: self._dedupe.complete({work.key: name for work, name in done}, tags_of)
+        )
         # A claim not released expires after the budget, then frees the event for the resend.
         self._durability_call("release", lambda: self._dedupe.release(released))
 
@@ -467,7 +491,8 @@ def prepare(
         except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
             logger.exception("event could not be parsed; parking it", extra={"message_id": message_id})
             unmappable = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
-            return [_Work(index, message_id, call_type, unmappable, data, idempotency_key(write_key, data))]
+            key, received_ms = idempotency_key(write_key, data), _unix_ms(received_at)
+            return [_Work(index, message_id, call_type, unmappable, data, key, received_ms, tuple(person_ids(data)))]
         else:
             key = idempotency_key(write_key, data)
             return [
@@ -491,16 +516,18 @@ def _map(
     received_at: datetime,
     lead_handling: LeadHandling,
 ) -> _Work:
+    occurred_ms, ids = _unix_ms(call.occurred_at(received_at)), tuple(person_ids(data))
     if isinstance(action, Skip):
-        return _Work(index, message_id, call.type, action, data, key)
+        return _Work(index, message_id, call.type, action, data, key, occurred_ms, ids)
     key += action.dedupe_suffix(call.type)
     try:
         plan = map_call(call, received_at, lead_handling, action, data)
     except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
         logger.exception("event could not be mapped; parking it", extra={"message_id": message_id})
         unmappable = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
-        return _Work(index, message_id, call.type, unmappable, data, key, action=action)
-    return _Work(index, message_id, call.type, plan, data, key, version_of(plan, call, received_at), action)
+        return _Work(index, message_id, call.type, unmappable, data, key, occurred_ms, ids, action=action)
+    version = version_of(plan, call, received_at)
+    return _Work(index, message_id, call.type, plan, data, key, occurred_ms, ids, version, action)
 
 
 def preview_of(
@@ -550,6 +577,10 @@ def _identity_keys_of(works: list[_Work]) -> list[str]:
     return list(
         dict.fromkeys(key for work in works if not isinstance(work.plan, Unmappable) for key in keys_of(work.plan))
     )
+
+
+def _unix_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _message_id(data: Any) -> str | None:

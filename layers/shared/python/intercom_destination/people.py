@@ -19,7 +19,6 @@ the queues' retention from its last write, when no replay can be older.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -31,6 +30,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .fanout import chunked, fan_out
+from .identity import hashed
 from .mapping.fields import AnyCall
 from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
 
@@ -81,34 +81,30 @@ class Applied:
 
     def recalled(self, keys: Iterable[str]) -> dict[str, str]:
         """The entries this record holds for `keys` (identity keys in clear)."""
-        return {key: value for key in keys if (value := self.identity.get(_hash(key)))}
+        return {key: value for key in keys if (value := self.identity.get(hashed(key)))}
 
     def changes(self, known: Mapping[str, str]) -> dict[str, str]:
         """What differs from what is `known` now ("" for what was proven wrong and must be forgotten)."""
-        return {key: value for key, value in known.items() if self.identity.get(_hash(key), "") != value}
+        return {key: value for key, value in known.items() if self.identity.get(hashed(key), "") != value}
 
     def has_waiting(self, now: float) -> bool:
         """Queue this person's new events behind the ones already waiting, so none overtakes them."""
         return self.waiting > 0 and now < self.waiting_until
 
     def is_stale(self, version: Version) -> bool:
-        last = self.applied_at.get(_hash(version.subject))
+        last = self.applied_at.get(hashed(version.subject))
         return last is not None and version.occurred_ms < last
 
     def note(self, version: Version) -> None:
         """Applied now: later, older events of this person in the same run are stale too."""
-        key = _hash(version.subject)
+        key = hashed(version.subject)
         self.applied_at[key] = max(self.applied_at.get(key, 0), version.occurred_ms)
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def lead_key(subject: str) -> str:
     """`email:<address>` keys hash the bare address (as before visitors were remembered by anonymousId)."""
     kind, _, value = subject.partition(":")
-    return _LEAD + _hash(value.strip().lower() if kind == "email" else subject)
+    return _LEAD + hashed(value.strip().lower() if kind == "email" else subject)
 
 
 class People:
@@ -126,11 +122,19 @@ class People:
     def read(self, people: Iterable[str]) -> dict[str, Applied]:
         """Records of `people` (their FIFO group hashes). Raises botocore errors: the caller decides what
         an unreadable record means."""
+        return self.lookup(people, ())[0]
+
+    def lookup(self, people: Iterable[str], ids: Iterable[str]) -> tuple[dict[str, Applied], dict[str, int]]:
+        """Records of `people`, and which of the person ids `ids` were forgotten and when (unix ms): one
+        BatchGetItem per 100 keys for both. Raises botocore errors."""
         wanted = list(dict.fromkeys(people))
-        found = self._get_items([_PERSON + person for person in wanted])
-        return {
+        by_key = {_FORGOTTEN + hashed(person_id): person_id for person_id in dict.fromkeys(ids)}
+        found = self._get_items([_PERSON + person for person in wanted] + list(by_key))
+        records = {
             person: _applied(found[_PERSON + person]) if _PERSON + person in found else Applied() for person in wanted
         }
+        forgotten = {by_key[key]: int(found[key]["forgotten_at"]["N"]) for key in by_key if key in found}
+        return records, forgotten
 
     def _get_items(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Items by id: BatchGetItem per 100 ids in parallel, what DynamoDB leaves unprocessed asked again."""
@@ -160,10 +164,10 @@ class People:
     def _remember(self, person: str, versions: list[Version], changed: dict[str, str]) -> None:
         newest: dict[str, int] = {}
         for version in versions:
-            key = _hash(version.subject)
+            key = hashed(version.subject)
             newest[key] = max(newest.get(key, 0), version.occurred_ms)
         identity = _Update.of(
-            "id_map", {_hash(key): {"S": value} if value else None for key, value in changed.items()}, "k"
+            "id_map", {hashed(key): {"S": value} if value else None for key, value in changed.items()}, "k"
         )
         if self._update(person, _newer(newest), identity) == "ConditionalCheckFailedException":
             for key, ms in newest.items():  # one subject is newer already: each on its own, the rest still recorded
@@ -273,11 +277,12 @@ class People:
 
     def tombstone(self, ids: list[str], at_ms: int) -> None:
         """Mark person ids (`userId:…`, `email:…`, hashed) forgotten as of `at_ms`, for as long as a queued
-        message can live: the redrive drops a message of theirs received before it."""
+        message can live: the redrive drops a message of theirs received before it, ingest an event of theirs
+        dated before it (an SDK's or a pipeline's resend)."""
         expiration = {"N": str(int(self._clock()) + RETENTION_SECONDS)}
         for person_id in ids:
             item = {
-                "id": {"S": _FORGOTTEN + _hash(person_id)},
+                "id": {"S": _FORGOTTEN + hashed(person_id)},
                 "forgotten_at": {"N": str(at_ms)},
                 "expiration": expiration,
             }
@@ -285,8 +290,7 @@ class People:
 
     def forgotten(self, ids: Iterable[str]) -> dict[str, int]:
         """Which of these person ids were forgotten, and when (unix ms). Raises botocore errors."""
-        by_key = {_FORGOTTEN + _hash(person_id): person_id for person_id in dict.fromkeys(ids)}
-        return {by_key[key]: int(item["forgotten_at"]["N"]) for key, item in self._get_items(list(by_key)).items()}
+        return self.lookup((), ids)[1]
 
 
 @dataclass

@@ -28,8 +28,7 @@ from . import bounded_json, intercom
 from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .fanout import fan_out
-from .forget import person_ids
-from .identity import keys_of
+from .identity import keys_of, person_ids
 from .intercom import RateLimitedError, RateLimitState
 from .mapping import map_call
 from .mapping.actions import Action

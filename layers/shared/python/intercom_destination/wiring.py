@@ -126,19 +126,22 @@ def _queues(settings: Settings) -> tuple[Queue, Queue]:
     )
 
 
-@cache
-def ingest_service() -> Ingest:
-    settings = get_settings()
-    dead_letters, parking = _queues(settings)
+def _dedupe(settings: Settings) -> Dedupe:
     # A claim outlives the request's budget plus one Intercom call, then frees the event for a resend.
     claim_seconds = settings.delivery_budget_seconds + settings.intercom_read_timeout + 5
-    dedupe = Dedupe(
+    return Dedupe(
         _dynamodb(),
         _required(settings.idempotency_table, "IDEMPOTENCY_TABLE"),
         settings.idempotency_window_seconds,
         claim_seconds,
         _executor(),
     )
+
+
+@cache
+def ingest_service() -> Ingest:
+    settings = get_settings()
+    dead_letters, parking = _queues(settings)
     return Ingest(
         settings,
         lambda: write_keys(settings),
@@ -146,7 +149,7 @@ def ingest_service() -> Ingest:
         _executor(),
         dead_letters,
         parking,
-        dedupe,
+        _dedupe(settings),
         _people(),
         lambda: webhook_secrets(settings),
         ActionsSource(settings.actions_file, settings.actions_parameter, secrets.parameter),
@@ -157,7 +160,7 @@ def ingest_service() -> Ingest:
 def forget_service() -> Forgetter:
     settings = get_settings()
     dead_letters, parking = _queues(settings)
-    return Forgetter(_client(), _people(), dead_letters, parking)
+    return Forgetter(_client(), _people(), _dedupe(settings), dead_letters, parking)
 
 
 @cache
