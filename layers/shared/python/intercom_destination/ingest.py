@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -133,6 +134,7 @@ class _Work:
     version: Version | None = None  # what an identify or group would set, and as of when
     action: Action | None = None  # None: no action fired (integrations off, or no trigger matched)
 
+    @cached_property
     def tags(self) -> list[str]:
         """Its person ids as its idempotency record keeps them (hashed), so a forget finds the record."""
         return [hashed(person_id) for person_id in self.ids]
@@ -400,7 +402,7 @@ class Ingest:
         tags_of: dict[str, list[str]] = {}
         for work in prepared:
             if not isinstance(work.plan, Skip) and work.key not in owners:
-                owners[work.key], tags_of[work.key] = work.index, work.tags()
+                owners[work.key], tags_of[work.key] = work.index, work.tags
         try:
             by_key = self._dedupe.claim(tags_of)
         except (BotoCoreError, ClientError):
@@ -431,7 +433,7 @@ class Ingest:
             (work, outcome.name) for work, outcome in outcomes if outcome.name in final and work.key not in released
         ]
         # A forgotten person's record keeps no tags: nothing of theirs is written after their forget.
-        tags_of = {work.key: work.tags() for work, name in done if name != "forgotten"}
+        tags_of = {work.key: work.tags for work, name in done if name != "forgotten"}
         # An unrecorded completion only means a resend within the claim's lifetime is answered 503, and a
         # later one is delivered again (upserts; Intercom drops a repeated event of the same second).
         self._durability_call(
