@@ -4,8 +4,9 @@ Knows HTTP only as a status, a JSON body and headers (the handler turns that int
 Every valid event ends in one of: delivered, skipped, duplicate (its messageId was handled before),
 stale (an identify or group older than one already applied to that person: newest wins), forgotten (dated
 before its person was forgotten: a resend must not bring them back), queued on the dead-letter queue
-(Intercom failed, was rate-limited, or the time budget ran out), or parked (Intercom refused it for good). The caller gets 200 only when all of that is durable; if SQS
-refuses the messages, the claims are released and the caller gets 503, so the SDK resends.
+(Intercom failed, was rate-limited, or the time budget ran out), or parked (Intercom refused it for good).
+The caller gets 200 only when all of that is durable; if SQS refuses the messages, the claims are
+released and the caller gets 503, so the SDK resends.
 
 Events of one person are handled in request order; once one of them is queued for a passing failure,
 the person's later events are queued behind it, in this request and (through the person record) in
