@@ -131,6 +131,25 @@ def test_a_person_who_comes_back_after_being_forgotten_is_new(api: Api, stack: S
     assert people(sandbox) == ["u-4"]
 
 
+def test_a_warm_function_forgets_what_it_remembered_of_a_forgotten_person(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """The ingest function that wrote the contact stays warm: a dropped resend writes nothing of the person
+    back to our records, and the same identify after the forget writes the contact again, not skipped as
+    unchanged: the function's memory of the deleted contact goes with the tombstone it reads."""
+    old = {**identify("u-6", "fay@example.com"), "timestamp": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()}
+    assert api.batch(old).status == 200
+    stack.forget(user_id="u-6")
+    assert handled({**old, "messageId": "i-u-6-resent"}).counts == {"identify.forgotten": 1}
+    again = stack.forget(user_id="u-6")
+    assert (again["contacts"], again["records"], again["claims"]) == ([], 0, 0)
+    back = {**identify("u-6", "fay@example.com"), "messageId": "i-u-6-back", "timestamp": datetime.now(UTC).isoformat()}
+    assert handled(back).counts == {"identify.delivered": 1}
+    assert people(sandbox) == ["u-6"]
+    (contact,) = sandbox.state()["contacts"]
+    assert (contact["email"], contact["custom_attributes"]["plan"]) == ("fay@example.com", "pro")
+
+
 def test_the_ids_an_event_names_its_person_by() -> None:
     event = {
         "type": "track",

@@ -109,6 +109,11 @@ class Deliverer:
         """What is known now of these identity keys, to save in the person record."""
         return self._cache.snapshot(keys)
 
+    def unlearn(self, keys: list[str]) -> None:
+        """Drop what this function remembers of these keys (their person was forgotten meanwhile): the next
+        event looks their contact up again instead of trusting, or skipping as unchanged, a deleted one."""
+        self._cache.evict(*keys)
+
     def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> str | None:
         """Raises DeliveryError; its `error.retryable` says whether to try again later. Returns why nothing
         was sent when there was nothing to do (a Merge Lead for a visitor we made no lead for)."""

@@ -209,6 +209,7 @@ class Ingest:
         claims = self._claim(prepared)
         people = person_queues(prepared)
         records, forgotten = self._read_people(people)
+        self._unlearn_forgotten(people, forgotten)
         self._recall_identity(people, records)
         futures = [
             self._executor.submit(
@@ -282,6 +283,16 @@ class Ingest:
             logger.exception(f"{what} unreadable")
             raise RequestError(503, "unavailable", f"the destination cannot check {what} right now; retry") from None
 
+    def _unlearn_forgotten(self, people: list[tuple[str, list[_Work]]], forgotten: dict[str, int]) -> None:
+        """A person forgotten more recently than this function's memory lasts may be remembered here from
+        before: their contact was deleted, so what we know of it goes (a returning person is written anew)."""
+        if not forgotten:
+            return
+        since_ms = (time.time() - self._settings.cache_ttl_seconds) * 1000
+        for _, queue in people:
+            if any(forgotten.get(person_id, 0) > since_ms for work in queue for person_id in work.ids):
+                self._deliverer.unlearn(_identity_keys_of(queue))
+
     def _recall_identity(self, people: list[tuple[str, list[_Work]]], records: dict[str, Applied]) -> None:
         """What the person records know of this request's contacts and companies, into the warm map."""
         for person, queue in people:
@@ -302,7 +313,8 @@ class Ingest:
             self._people.queued(dict(waiting), time.time())
         by_person: dict[str, list[tuple[_Work, _Outcome]]] = {}
         for work, outcome in outcomes:
-            by_person.setdefault(person_of[work.index], []).append((work, outcome))
+            if outcome.name != "forgotten":  # nothing of theirs is written after their forget
+                by_person.setdefault(person_of[work.index], []).append((work, outcome))
         self._people.remember([
             (
                 person,
