@@ -7,7 +7,7 @@ sandbox) and prints min and median beside its target, twice:
   on FIFO queues holding thousands of messages;
 - against a modelled AWS endpoint: an in-process stand-in for the SQS and DynamoDB clients that answers
   each call after a fixed AWS-like latency (SendMessageBatch 20 ms, TransactWriteItems 15 ms,
-  BatchWriteItem 10 ms, BatchGetItem 8 ms, UpdateItem 6 ms; typical in-region figures, not measured
+  BatchWriteItem 10 ms, BatchGetItem 8 ms, UpdateItem and PutItem 6 ms; typical in-region figures, not measured
   here). It measures the budget logic
   (parallel lanes, batched claims) without moto's cost; it is a model, not AWS.
 Baseline in the same run: the time budget itself (DELIVERY_BUDGET_SECONDS), which every answer exceeds
@@ -42,6 +42,7 @@ class ModelledAws:
         "batch_write_item": 0.010,
         "batch_get_item": 0.008,
         "update_item": 0.006,
+        "put_item": 0.006,
     }
 
     def __init__(self, service: str) -> None:
@@ -72,6 +73,10 @@ class ModelledAws:
 
     def update_item(self, **_: Any) -> dict[str, Any]:
         self._call("update_item")
+        return {}
+
+    def put_item(self, **_: Any) -> dict[str, Any]:
+        self._call("put_item")
         return {}
 
 

@@ -1,0 +1,91 @@
+"""Idempotency claims against DynamoDB's wire protocol (moto): the same rules whether a request's events
+are claimed by single conditional PutItems (a few events: half the write units) or by transactions."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from intercom_destination.dedupe import SINGLE_PUTS, Claim, Dedupe
+
+from local.stack import Stack
+
+WINDOW = 3600
+CLAIM_SECONDS = 10
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_795_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def dedupe(stack: Stack, clock: Callable[[], float], calls: Counter[str]) -> Dedupe:
+    client = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.update([model.name]))
+    return Dedupe(client, stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(4), clock)
+
+
+def keys(count: int) -> dict[str, list[str]]:
+    run = uuid.uuid4().hex[:8]
+    return {f"scope:{run}-{n}": [f"tag-{run}-{n}"] for n in range(count)}
+
+
+@pytest.mark.parametrize(
+    ("count", "call"),
+    [(1, "PutItem"), (SINGLE_PUTS, "PutItem"), (SINGLE_PUTS + 1, "TransactWriteItems"), (150, "TransactWriteItems")],
+)
+def test_a_claim_is_new_then_busy_then_done_and_free_again_once_released(stack: Stack, count: int, call: str) -> None:
+    calls: Counter[str] = Counter()
+    claims = dedupe(stack, Clock(), calls)
+    tags_of = keys(count)
+
+    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
+    assert calls[call] == (count if call == "PutItem" else -(-count // 100))
+    assert set(calls) == {call}
+    assert set(claims.claim(tags_of).values()) == {Claim.BUSY}  # another request is delivering them
+
+    first, *rest = tags_of
+    assert claims.complete(dict.fromkeys(rest, "delivered"), tags_of) == []
+    assert claims.release([first]) == []
+    again = claims.claim(tags_of)
+    assert again[first] is Claim.NEW
+    assert {again[key] for key in rest} <= {Claim.DONE}
+
+
+@pytest.mark.parametrize("count", [1, SINGLE_PUTS + 1])
+def test_a_claim_whose_request_died_frees_its_event_after_the_claim_time(stack: Stack, count: int) -> None:
+    clock = Clock()
+    claims = dedupe(stack, clock, Counter())
+    tags_of = keys(count)
+    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
+    clock.now += CLAIM_SECONDS - 1
+    assert set(claims.claim(tags_of).values()) == {Claim.BUSY}
+    clock.now += 2
+    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
+
+
+@pytest.mark.parametrize("count", [1, SINGLE_PUTS + 1])
+def test_every_record_names_its_person_by_tags_and_a_forget_deletes_only_theirs(stack: Stack, count: int) -> None:
+    claims = dedupe(stack, Clock(), Counter())
+    tags_of = keys(count)
+    claims.claim(tags_of)
+    first = next(iter(tags_of))
+    (tag,) = tags_of[first]
+    claims.complete({first: "delivered"}, tags_of)
+    table = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
+    record: dict[str, Any] = table.get_item(
+        TableName=stack.resources.table, Key={"id": {"S": f"intercom-destination#event#{first}"}}
+    )["Item"]
+    assert (record["status"]["S"], record["people"]["SS"]) == ("COMPLETED", [tag])
+
+    assert claims.forget({tag}) == 1  # theirs, not the other events' of this test
+    assert claims.claim(tags_of)[first] is Claim.NEW
+    assert claims.forget({tag, "tag-of-nobody"}) == 1
