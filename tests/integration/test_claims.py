@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from intercom_destination.dedupe import SINGLE_PUTS, Claim, Dedupe
 
 from local.stack import Stack
@@ -89,3 +90,33 @@ def test_every_record_names_its_person_by_tags_and_a_forget_deletes_only_theirs(
     assert claims.forget({tag}) == 1  # theirs, not the other events' of this test
     assert claims.claim(tags_of)[first] is Claim.NEW
     assert claims.forget({tag, "tag-of-nobody"}) == 1
+
+
+class Throttled:
+    """The real client, but DynamoDB refuses the writes of some keys (throttled past botocore's retries)."""
+
+    def __init__(self, client: Any, refused: set[str]) -> None:
+        self._client = client
+        self._refused = refused
+
+    def put_item(self, **request: Any) -> Any:
+        if request["Item"]["id"]["S"].removeprefix("intercom-destination#event#") in self._refused:
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+            raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+        return self._client.put_item(**request)
+
+
+def test_a_claim_dynamodb_refuses_makes_only_its_event_busy_and_all_refused_is_an_outage(stack: Stack) -> None:
+    client = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
+    tags_of = keys(3)
+    first, *rest = tags_of
+    claims = Dedupe(
+        Throttled(client, {first}), stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(2), Clock()
+    )
+    assert claims.claim(tags_of) == {first: Claim.BUSY, **dict.fromkeys(rest, Claim.NEW)}
+
+    everything = Dedupe(
+        Throttled(client, set(tags_of)), stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(2), Clock()
+    )
+    with pytest.raises(ClientError):
+        everything.claim(tags_of)

@@ -30,7 +30,7 @@ from functools import partial
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .fanout import chunked, fan_out
 
@@ -90,9 +90,7 @@ class Dedupe:
         unreachable: the caller then accepts none of these events (the SDK resends)."""
         keys = list(tags_of)
         if len(keys) <= SINGLE_PUTS:
-            return dict(
-                zip(keys, fan_out(self._executor, partial(self._claim_one, tags_of=tags_of), keys), strict=True)
-            )
+            return self._claim_singly(keys, tags_of)
         claims: dict[str, Claim] = {}
         claim_chunk = partial(self._claim_chunk, tags_of=tags_of)
         for result in fan_out(self._executor, claim_chunk, chunked(keys, TRANSACTION_ITEMS)):
@@ -152,14 +150,32 @@ class Dedupe:
         return [item["id"]["S"] for page in pages for item in page.get("Items", [])]
 
     # --- DynamoDB -------------------------------------------------------------------------------
-    def _claim_one(self, key: str, tags_of: Mapping[str, Sequence[str]]) -> Claim:
+    def _claim_singly(self, keys: list[str], tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
+        """One PutItem per key, side by side. A key whose write failed (throttled past botocore's retries)
+        is BUSY, so only its event is answered "resend"; if every write failed, the table is out: raise."""
+        results = fan_out(self._executor, partial(self._claim_one, tags_of=tags_of), keys)
+        failures = [result for result in results if isinstance(result, Exception)]
+        if failures and len(failures) == len(results):
+            raise failures[0]
+        if failures:
+            logger.warning(
+                "idempotency claims failed", extra={"events": len(failures), "error": str(failures[0])[:300]}
+            )
+        return {
+            key: Claim.BUSY if isinstance(result, Exception) else result
+            for key, result in zip(keys, results, strict=True)
+        }
+
+    def _claim_one(self, key: str, tags_of: Mapping[str, Sequence[str]]) -> Claim | BotoCoreError | ClientError:
         """The transaction's condition on one item: a live record decides (DONE or BUSY)."""
         try:
             self._dynamodb.put_item(**self._claim_item(key, tags_of[key], self._clock())["Put"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+                return exc
             return _decided_by(cast(dict[str, Any], exc.response.get("Item", {})))  # the record, ALL_OLD
+        except BotoCoreError as exc:
+            return exc
         return Claim.NEW
 
     def _claim_chunk(self, keys: Sequence[str], tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
