@@ -120,3 +120,31 @@ def test_a_claim_dynamodb_refuses_makes_only_its_event_busy_and_all_refused_is_a
     )
     with pytest.raises(ClientError):
         everything.claim(tags_of)
+
+
+class OldSdk:
+    """The real client, as a botocore from before mid-2023 answers: a failed PutItem condition without the
+    record (the parameter asking for it was not sent)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def put_item(self, **request: Any) -> Any:
+        try:
+            return self._client.put_item(**request)
+        except ClientError as exc:
+            exc.response.pop("Item", None)  # type: ignore[typeddict-item]
+            raise
+
+
+def test_a_resend_is_recognised_even_when_the_sdk_does_not_return_the_record(stack: Stack) -> None:
+    client = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
+    claims = Dedupe(OldSdk(client), stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(2), Clock())
+    tags_of = keys(2)
+    done, busy = tags_of
+    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
+    claims.complete({done: "delivered"}, tags_of)
+    assert claims.claim(tags_of) == {done: Claim.DONE, busy: Claim.BUSY}

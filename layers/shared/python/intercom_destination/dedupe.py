@@ -170,13 +170,23 @@ class Dedupe:
         """The transaction's condition on one item: a live record decides (DONE or BUSY)."""
         try:
             self._dynamodb.put_item(**self._claim_item(key, tags_of[key], self._clock())["Put"])
+            return Claim.NEW
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 return exc
-            return _decided_by(cast(dict[str, Any], exc.response.get("Item", {})))  # the record, ALL_OLD
+            record = cast(dict[str, Any] | None, exc.response.get("Item"))  # ALL_OLD's copy of the live record
         except BotoCoreError as exc:
             return exc
-        return Claim.NEW
+        try:
+            return _decided_by(record if record is not None else self._record(key))
+        except (BotoCoreError, ClientError) as exc:
+            return exc
+
+    def _record(self, key: str) -> dict[str, Any]:
+        """The live record read back, for an SDK too old to return it with a failed PutItem condition (a
+        botocore before mid-2023 drops the parameter unsent); only a resend pays this read."""
+        response = self._dynamodb.get_item(TableName=self._table, Key={"id": {"S": _PREFIX + key}}, ConsistentRead=True)
+        return cast(dict[str, Any], response.get("Item", {}))
 
     def _claim_chunk(self, keys: Sequence[str], tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
         """One transaction per round: a key whose live record fails the condition is decided by that record;
