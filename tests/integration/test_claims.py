@@ -28,10 +28,17 @@ class Clock:
         return self.now
 
 
-def dedupe(stack: Stack, clock: Callable[[], float], calls: Counter[str]) -> Dedupe:
+def dedupe(
+    stack: Stack,
+    clock: Callable[[], float] | None = None,
+    calls: Counter[str] | None = None,
+    wrap: Callable[[Any], Any] = lambda client: client,
+) -> Dedupe:
+    """Claims against the embedded DynamoDB, counting the calls made; `wrap` stands between, if given."""
     client = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
-    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.update([model.name]))
-    return Dedupe(client, stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(4), clock)
+    if calls is not None:
+        client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.update([model.name]))
+    return Dedupe(wrap(client), stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(4), clock or Clock())
 
 
 def keys(count: int) -> dict[str, list[str]]:
@@ -64,7 +71,7 @@ def test_a_claim_is_new_then_busy_then_done_and_free_again_once_released(stack: 
 @pytest.mark.parametrize("count", [1, SINGLE_PUTS + 1])
 def test_a_claim_whose_request_died_frees_its_event_after_the_claim_time(stack: Stack, count: int) -> None:
     clock = Clock()
-    claims = dedupe(stack, clock, Counter())
+    claims = dedupe(stack, clock)
     tags_of = keys(count)
     assert set(claims.claim(tags_of).values()) == {Claim.NEW}
     clock.now += CLAIM_SECONDS - 1
@@ -75,7 +82,7 @@ def test_a_claim_whose_request_died_frees_its_event_after_the_claim_time(stack: 
 
 @pytest.mark.parametrize("count", [1, SINGLE_PUTS + 1])
 def test_every_record_names_its_person_by_tags_and_a_forget_deletes_only_theirs(stack: Stack, count: int) -> None:
-    claims = dedupe(stack, Clock(), Counter())
+    claims = dedupe(stack)
     tags_of = keys(count)
     claims.claim(tags_of)
     first = next(iter(tags_of))
@@ -107,17 +114,12 @@ class Throttled:
 
 
 def test_a_claim_dynamodb_refuses_makes_only_its_event_busy_and_all_refused_is_an_outage(stack: Stack) -> None:
-    client = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
     tags_of = keys(3)
     first, *rest = tags_of
-    claims = Dedupe(
-        Throttled(client, {first}), stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(2), Clock()
-    )
+    claims = dedupe(stack, wrap=lambda client: Throttled(client, {first}))
     assert claims.claim(tags_of) == {first: Claim.BUSY, **dict.fromkeys(rest, Claim.NEW)}
 
-    everything = Dedupe(
-        Throttled(client, set(tags_of)), stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(2), Clock()
-    )
+    everything = dedupe(stack, wrap=lambda client: Throttled(client, set(tags_of)))
     with pytest.raises(ClientError):
         everything.claim(tags_of)
 
@@ -141,8 +143,7 @@ class OldSdk:
 
 
 def test_a_resend_is_recognised_even_when_the_sdk_does_not_return_the_record(stack: Stack) -> None:
-    client = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
-    claims = Dedupe(OldSdk(client), stack.resources.table, WINDOW, CLAIM_SECONDS, ThreadPoolExecutor(2), Clock())
+    claims = dedupe(stack, wrap=OldSdk)
     tags_of = keys(2)
     done, busy = tags_of
     assert set(claims.claim(tags_of).values()) == {Claim.NEW}
