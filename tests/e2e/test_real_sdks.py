@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -82,3 +84,39 @@ def test_a_wrong_key_is_refused_and_reported_to_the_sdk(stack: Stack, sandbox: S
     client.join()
     assert [(e.status, e.code) for e in errors] == [(401, "unauthorized")]
     assert sandbox.state()["contacts"] == []
+
+
+class _Clock:
+    """A device clock off by `skew`: what the SDK module sees as datetime."""
+
+    @staticmethod
+    def shifted(skew: timedelta) -> type[datetime]:
+        class Shifted(datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:
+                return cls.fromtimestamp((datetime.now(UTC) + skew).timestamp(), tz)
+
+            @classmethod
+            def utcnow(cls) -> Any:
+                return cls.now(UTC).replace(tzinfo=None)
+
+        return Shifted
+
+
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_devices_with_wrong_clocks_neither_win_forever_nor_lose(
+    stack: Stack, sandbox: SandboxControl, sdk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device 400 days ahead, then one with a true clock, then one a year behind identify the same user, in
+    that order: each later identify wins, and no last_seen_at Intercom gets lies in the future."""
+    package = "segment.analytics" if sdk.startswith("segment") else "customerio.analytics"
+    errors: list[Any] = []
+    for skew, plan in ((timedelta(days=400), "ahead"), (timedelta(0), "true"), (timedelta(days=-365), "behind")):
+        for module in ("client", "request"):  # the event's timestamp, and sentAt
+            monkeypatch.setattr(f"{package}.{module}.datetime", _Clock.shifted(skew))
+        client = SDKS[sdk](stack, errors, max_retries=0, sync_mode=True)
+        client.identify("clocked", {"plan": plan})
+        (contact,) = sandbox.state()["contacts"]
+        assert contact["custom_attributes"] == {"plan": plan}, skew
+        assert abs(contact["last_seen_at"] - time.time()) < 120, skew
+    assert errors == []

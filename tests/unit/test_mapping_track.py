@@ -24,10 +24,10 @@ def tracked(event: dict[str, Any]) -> TrackPlan | Skip:
 
 
 def test_event_by_user_id() -> None:
-    plan = tracked({"userId": "u1", "timestamp": 1795597200123, "properties": {"plan": "pro"}})
+    plan = tracked({"userId": "u1", "timestamp": 1795168000123, "properties": {"plan": "pro"}})
     assert isinstance(plan, TrackPlan)
     assert plan.contact == ContactRef(external_id="u1")
-    assert plan.event == {"event_name": "Signed Up", "created_at": 1795597200, "metadata": {"plan": "pro"}}
+    assert plan.event == {"event_name": "Signed Up", "created_at": 1795168000, "metadata": {"plan": "pro"}}
 
 
 def test_email_only_event_addresses_the_contact_by_email() -> None:

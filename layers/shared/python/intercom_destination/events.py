@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from .timestamps import parse_timestamp, plausible
+from .timestamps import FUTURE_TOLERANCE, parse_timestamp, plausible
 
 
 def _optional_id(value: object) -> str | None:
@@ -71,18 +72,18 @@ class BaseCall(BaseModel):
     integrations: JsonObject = Field(default_factory=dict)
 
     def occurred_at(self, received_at: datetime) -> datetime:
-        """`timestamp`, else Segment's clock-skew correction, else the time we received it. A time
-        before 1970 (or a correction past datetime's range) is not plausible and falls to the next."""
-        if (chosen := plausible(self.timestamp)) is not None:
-            return chosen
-        if self.originalTimestamp is not None and self.sentAt is not None:
-            try:
-                corrected = plausible(received_at - (self.sentAt - self.originalTimestamp))
-            except OverflowError:  # a clock off by millennia: its correction leaves datetime's range
-                corrected = None
-            if corrected is not None:
-                return corrected
-        return plausible(self.originalTimestamp) or received_at
+        """When it happened, by our clock, not the device's: the device's time (`timestamp`, else
+        `originalTimestamp`) corrected for its clock's skew when `sentAt` (the same device clock, at send)
+        says it: receivedAt − (sentAt − t), Segment's formula. Never later than receipt + FUTURE_TOLERANCE
+        (a device in 2099, or one whose skew was not told, is not the future: it is taken as the receipt),
+        never before 1970 (a clock at zero: the next best time). Without any time: the receipt."""
+        moment = plausible(self.timestamp) or plausible(self.originalTimestamp)
+        if moment is None:
+            return received_at
+        if self.sentAt is not None:
+            with contextlib.suppress(OverflowError):  # a clock off by millennia: the correction leaves datetime
+                moment = plausible(received_at - (self.sentAt - moment)) or moment
+        return moment if moment <= received_at + FUTURE_TOLERANCE else received_at
 
     @property
     def context_traits(self) -> dict[str, Any]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 #: Unix values above this are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
 _MILLISECONDS_THRESHOLD = 100_000_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far past its receipt an event may be dated: beyond, the device's clock is wrong, and the event is
+#: dated on receipt (devices are NTP-synced to within seconds; a few minutes covers queue-and-send lag).
+FUTURE_TOLERANCE = timedelta(minutes=5)
 # Segment's own docs show an unpadded month/day ("2015-2-02T…"); pad before fromisoformat.
 _UNPADDED = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(.*)$")
 
@@ -56,6 +59,11 @@ def _from_unix(number: float) -> datetime:
 def plausible(moment: datetime | None) -> datetime | None:
     """An event time Intercom can store: None before the unix epoch (a device clock at zero, or year 1)."""
     return moment if moment is not None and moment >= EPOCH else None
+
+
+def not_after(seconds: int, received_at: datetime) -> int:
+    """A time for Intercom (unix seconds), never past receipt + FUTURE_TOLERANCE: past it, the receipt."""
+    return seconds if seconds <= unix_seconds(received_at + FUTURE_TOLERANCE) else unix_seconds(received_at)
 
 
 def unix_seconds(moment: datetime) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..events import Alias, Group, Identify, Page, Screen, Track
 from ..settings import LeadHandling
+from ..timestamps import not_after
 from . import kit
 from .plans import Plan
 from .values import custom_attributes, first, text
@@ -28,6 +29,7 @@ class Field:
     default: Callable[[AnyCall, datetime], Any]
     coerce: Callable[[Any], Any]
     required: bool = False  # Intercom needs it: a mapping may change it, never turn it off
+    moment: bool = False  # a time (unix s): never sent in the future (timestamps.not_after)
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,14 @@ class ActionKind:
                     values[name] = field.default(call, received_at)
             else:
                 values[name] = None
+            if field.moment and isinstance(values[name], int):
+                values[name] = not_after(values[name], received_at)
         return self.build(values, lead_handling)
 
 
-def trait(traits: Traits, *names: str, coerce: Callable[[Any], Any] = text) -> Field:
+def trait(traits: Traits, *names: str, coerce: Callable[[Any], Any] = text, moment: bool = False) -> Field:
     """A field whose default is the first non-empty of `names` (alternative spellings) in the traits."""
-    return Field(lambda call, _: coerce(first(traits(call), *names)), coerce)
+    return Field(lambda call, _: coerce(first(traits(call), *names)), coerce, moment=moment)
 
 
 def attributes(traits: Traits, standard: frozenset[str], reserved: frozenset[str]) -> Field:

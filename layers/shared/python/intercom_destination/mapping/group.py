@@ -44,7 +44,7 @@ FIELDS: dict[str, Field] = {
     "size": trait(_company_traits, "employees", "size", coerce=integer),
     "website": trait(_company_traits, "website"),
     "industry": trait(_company_traits, "industry"),
-    "remote_created_at": trait(_company_traits, "createdAt", "created_at", coerce=unix),
+    "remote_created_at": trait(_company_traits, "createdAt", "created_at", coerce=unix, moment=True),
     "custom_attributes": attributes(_company_traits, _STANDARD_TRAITS, RESERVED_COMPANY_ATTRIBUTES),
     # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
     "user_id": Field(lambda call, _: call.userId, identifier),

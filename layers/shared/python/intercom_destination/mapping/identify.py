@@ -57,8 +57,8 @@ FIELDS: dict[str, Field] = {
     "phone": trait(person_traits, "phone"),
     "name": Field(lambda call, _: text(person_traits(call).get("name")) or _full_name(person_traits(call)), text),
     "avatar": trait(person_traits, "avatar"),
-    "signed_up_at": trait(person_traits, "createdAt", "created_at", coerce=unix),
-    "last_seen_at": Field(_last_seen, unix),
+    "signed_up_at": trait(person_traits, "createdAt", "created_at", coerce=unix, moment=True),
+    "last_seen_at": Field(_last_seen, unix, moment=True),
     "owner_id": trait(person_traits, "owner_id", "ownerId"),  # a string since Intercom-Version 2.16
     "unsubscribed_from_emails": trait(
         person_traits, "unsubscribed_from_emails", "unsubscribedFromEmails", coerce=boolean

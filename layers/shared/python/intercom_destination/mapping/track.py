@@ -34,7 +34,7 @@ def _keep(value: Any) -> Any:
 
 FIELDS: dict[str, Field] = {
     "event_name": Field(lambda call, _: event_name(call.event) if isinstance(call, Track) else None, _event_name, True),
-    "created_at": Field(lambda call, received_at: unix_seconds(call.occurred_at(received_at)), unix, True),
+    "created_at": Field(lambda call, received_at: unix_seconds(call.occurred_at(received_at)), unix, True, True),
     "user_id": Field(lambda call, _: call.userId, identifier),
     "email": Field(
         lambda call, _: text(properties_of(call).get("email")) or text(call.context_traits.get("email")), text
