@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import socket
 import threading
 import time
 import uuid
@@ -94,11 +95,23 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes, sou
 
 
 class Adapter:
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0, function_name: str = "ingest"):
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        function_name: str = "ingest",
+        listening: socket.socket | None = None,
+    ):
+        """`listening`: serve a socket bound already (an instance's, inherited from the endpoint in front)."""
         self._handler = handler
         self._function_name = function_name
         self._invoke_lock = threading.Lock()
-        self._server = LocalServer((host, port), self._request_handler())
+        self._server = LocalServer((host, port), self._request_handler(), bind_and_activate=listening is None)
+        if listening is not None:
+            self._server.socket.close()
+            self._server.socket = listening
+            self._server.server_address = listening.getsockname()
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-adapter", daemon=True)
 
     @property

@@ -2,7 +2,8 @@
 
 Environment: PORT (3000), WRITE_KEY (dev-write-key), WEBHOOK_SECRET (none: the shared secret(s) that sign
 pipeline webhooks, comma-separated), ACTIONS_FILE (the layer's default actions; an invalid file stops it), INTERCOM_API_BASE and INTERCOM_ACCESS_TOKEN (to use a real workspace
-instead of the sandbox), SANDBOX_PORT (3001), AWS_PORT (3002: SQS and DynamoDB).
+instead of the sandbox), SANDBOX_PORT (3001), AWS_PORT (3002: SQS and DynamoDB), INSTANCES (1: ingest function
+instances, each its own process, as Lambda runs several warm environments at once).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ intercom-destination is running locally.
   web mode       {url}/v1/web/intercom.js
   Intercom       {intercom}
   SQS, DynamoDB  {aws}   (moto)  dead-letter queue {queue}
+  instances      {instances} ingest function instance(s), each its own process and warm memory; requests
+                 round-robin, `X-Dev-Instance: i` picks one and every answer names it; GET {url}/_dev/instances
+                 lists them. `kill -9` one mid-request: that request gets 500, a cold instance replaces it.
 
 Try it:
 
@@ -54,6 +58,7 @@ def main() -> None:
         write_key=os.environ.get("WRITE_KEY", "dev-write-key"),
         intercom_api_base=api_base,
         intercom_token=os.environ.get("INTERCOM_ACCESS_TOKEN"),
+        instances=int(os.environ.get("INSTANCES") or "1"),
     )
     overrides = {}
     if webhook_secret := os.environ.get("WEBHOOK_SECRET"):
@@ -62,7 +67,7 @@ def main() -> None:
     if actions_file:
         overrides["ACTIONS_FILE"] = actions_file
     if overrides:
-        stack.configure(**running.function_env(**overrides))
+        running.reconfigure(**overrides)
     sandbox = running.sandbox
     print(
         BANNER.format(
@@ -71,6 +76,7 @@ def main() -> None:
             intercom=f"sandbox at {sandbox.url}" if sandbox else running.intercom_api_base,
             aws=running.resources.endpoint,
             queue=running.resources.dead_letter_queue_url.rsplit("/", 1)[1],
+            instances=os.environ.get("INSTANCES") or "1",
             see=f"\nThen see what Intercom received:\n\n  curl -s {sandbox.url}/_sandbox/state\n" if sandbox else "",
         ),
         flush=True,

@@ -18,6 +18,7 @@ from intercom_destination.settings import Settings
 from moto.server import ThreadedMotoServer
 
 from .adapter import Adapter, Handler, LambdaContext, load_handler
+from .instances import Instances
 from .sandbox import DEFAULT_TOKEN, Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +138,7 @@ class Stack:
     intercom_token: str
     resources: Resources
     sandbox: Sandbox | None
-    adapter: Adapter
+    adapter: Adapter | Instances  # the function in this process, or instances in processes of their own
     aws: ThreadedMotoServer
     redrive: Handler
     forgetter: Handler
@@ -150,6 +151,13 @@ class Stack:
             resources=self.resources,
             **overrides,
         )
+
+    def reconfigure(self, **overrides: str) -> None:
+        """Default settings plus `overrides`, read by the next invocation of every function (cold starts)."""
+        env = self.function_env(**overrides)
+        configure(**env)
+        if isinstance(self.adapter, Instances):
+            self.adapter.configure(env)
 
     def clear(self) -> None:
         """Empty the queues and the idempotency table (between tests)."""
@@ -268,7 +276,10 @@ def start(
     intercom_api_base: str | None = None,
     intercom_token: str | None = None,
     host: str = "127.0.0.1",
+    instances: int = 0,
 ) -> Stack:
+    """`instances`: 0 runs the ingest function in this process (tests reach into it); N > 0 runs N
+    instances, each in its own process (local.instances), as `make dev` does."""
     sandbox = None
     if not intercom_api_base:
         sandbox = Sandbox(host=host, port=sandbox_port).start()
@@ -279,19 +290,16 @@ def start(
     aws.start()
     aws_host, aws_bound = aws.get_host_and_port()
     resources = provision(f"http://{aws_host}:{aws_bound}")
-    ingest = load_handler(ROOT / "functions" / "ingest" / "app.py", "ingest_app")
-    adapter = Adapter(ingest, host=host, port=port).start()
-    running = Stack(
-        adapter.url,
-        write_key,
-        intercom_api_base,
-        intercom_token or "",
-        resources,
-        sandbox,
-        adapter,
-        aws,
-        load_redrive(),
-        load_forget(),
+    token = intercom_token or ""
+    env = function_env(
+        write_key=write_key, intercom_api_base=intercom_api_base, intercom_token=token, resources=resources
     )
-    configure(**running.function_env())
-    return running
+    configure(**env)
+    adapter: Adapter | Instances
+    if instances:
+        adapter = Instances(instances, env, host=host, port=port).start()
+    else:
+        adapter = Adapter(load_handler(ROOT / "functions" / "ingest" / "app.py", "ingest_app"), host=host, port=port)
+        adapter.start()
+    redrive, forgetter = load_redrive(), load_forget()
+    return Stack(adapter.url, write_key, intercom_api_base, token, resources, sandbox, adapter, aws, redrive, forgetter)

@@ -110,3 +110,31 @@ def sandbox(stack: local_stack.Stack, request: pytest.FixtureRequest) -> Iterato
 @pytest.fixture
 def api(stack: local_stack.Stack, sandbox: SandboxControl) -> Api:
     return Api(stack.url)
+
+
+class InstancesApi(Api):
+    """The endpoint in front of several ingest function instances (local.instances), as `INSTANCES=N make dev`
+    runs it: `on=i` sends a request to instance i."""
+
+    def __init__(self, running: Any) -> None:
+        super().__init__(running.url)
+        self.running = running
+
+    def on(self, instance: int, *events: dict[str, Any]) -> Reply:
+        reply = self.batch(*events, headers={"X-Dev-Instance": str(instance)})
+        assert reply.headers.get("x-dev-instance") == str(instance)
+        return reply
+
+
+@pytest.fixture
+def instances(stack: local_stack.Stack, sandbox: SandboxControl, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Two cold ingest instances, each its own process, sharing the stack's sandbox, SQS and DynamoDB;
+    `@pytest.mark.instance_settings(NAME=value)` sets their environment."""
+    from local.instances import Instances
+
+    marker = request.node.get_closest_marker("instance_settings")
+    settings = {"WRITE_KEYS": f"{WRITE_KEY},{CIO_KEY}", **(marker.kwargs if marker else {})}
+    count = int(settings.pop("COUNT", 2))
+    running = Instances(count, stack.function_env(**settings)).start()
+    yield InstancesApi(running)
+    running.stop()

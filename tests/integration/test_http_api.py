@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from local.adapter import Adapter
 from local.sandbox import SandboxControl
 from local.stack import Stack
 from tests.conftest import CIO_KEY, WRITE_KEY, Api, cold_start
@@ -219,6 +220,7 @@ def test_a_spent_rate_limit_window_stops_calls_and_queues_the_rest(
 def test_sample_events_through_the_handler(stack: Stack, sandbox: SandboxControl, name: str) -> None:
     """The events/ files are what `sam local invoke -e` would use; each gets a correct answer."""
     event = json.loads((EVENTS / f"{name}.json").read_text())
+    assert isinstance(stack.adapter, Adapter)  # the function in this process, invoked as Lambda would
     if name.removeprefix("browser-") in ("group", "track", "batch"):  # they need the user to exist first
         stack.adapter.invoke(json.loads((EVENTS / "identify.json").read_text()))
     result = stack.adapter.invoke(event)
