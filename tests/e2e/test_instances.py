@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import urllib3
 
-from local.sandbox import SandboxControl
+from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
 from tests.conftest import InstancesApi
 
@@ -68,3 +70,54 @@ def test_an_instance_killed_mid_request_loses_nothing_and_doubles_nothing(
     assert len(sandbox.state()["events"]) == 1
     assert instances.running.listing()[0]["pid"] not in (None, victim)  # a cold instance took its place
     assert instances.on(1, identify("u1", "after-1")).status == 200
+
+
+def dated(event: dict[str, Any], seconds_ago: float) -> dict[str, Any]:
+    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return {**event, "timestamp": moment.isoformat().replace("+00:00", "Z")}
+
+
+def test_an_instances_memory_never_overrides_what_another_wrote_later_for_a_contact(
+    instances: InstancesApi, sandbox: SandboxControl
+) -> None:
+    """pro on 1, free on 2, pro (newest) on 1: instance 1 remembers writing pro, but the person record says
+    free was written after that, so pro is written again."""
+    for instance, plan, ago in ((1, "pro", 30), (2, "free", 20), (1, "pro", 10)):
+        assert instances.on(instance, dated(identify("u1", f"plan-{plan}-{ago}", plan_tier=plan), ago)).status == 200
+        (contact,) = sandbox.state()["contacts"]
+        assert contact["custom_attributes"] == {"plan_tier": plan}, (instance, plan)
+
+
+def test_an_instances_memory_never_overrides_what_another_wrote_later_for_a_company(
+    instances: InstancesApi, sandbox: SandboxControl
+) -> None:
+    assert instances.on(1, identify("u1", "i-1")).status == 200
+    for instance, plan, ago in ((1, "enterprise", 30), (2, "starter", 20), (1, "enterprise", 10)):
+        event = {"type": "group", "userId": "u1", "groupId": "acme", "messageId": f"g-{plan}-{ago}"}
+        assert instances.on(instance, dated({**event, "traits": {"plan": plan}}, ago)).status == 200
+        (company,) = sandbox.state()["companies"]
+        assert company["plan"]["name"] == plan, (instance, plan)
+
+
+def test_a_contact_re_created_by_another_instance_is_attached_again(
+    instances: InstancesApi, sandbox: SandboxControl
+) -> None:
+    """Instance 1 attached contact C1 to acme. C1 is deleted in Intercom; instance 2 re-creates the user
+    (C2). Instance 1's memory says "u1 is C1, attached": the record says u1 is C2 since, so C2 is attached."""
+    group = {"type": "group", "userId": "u1", "groupId": "acme", "traits": {"name": "Acme"}}
+    assert instances.on(1, identify("u1", "i-1", plan="a"), {**group, "messageId": "g-1"}).status == 200
+    (first,) = sandbox.state()["contacts"]
+    intercom = urllib3.PoolManager()
+    deleted = intercom.request(
+        "DELETE",
+        f"{sandbox.url}/contacts/{first['id']}",
+        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}", "Accept": "application/json", "Intercom-Version": "2.16"},
+    )
+    assert deleted.status == 200
+    assert instances.on(2, identify("u1", "i-2", plan="b")).status == 200  # 404 on C1: re-created as C2
+    (second,) = sandbox.state()["contacts"]
+    assert second["id"] != first["id"]
+    assert instances.on(1, {**group, "messageId": "g-2"}).status == 200
+    (company,) = sandbox.state()["companies"]
+    assert company["user_count"] == 1
+    assert [c["id"] for c in sandbox.state()["contacts"][0]["companies"]["data"]] == [company["id"]]

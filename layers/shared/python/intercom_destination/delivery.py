@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .attributes import AttributeRegistry, Model
-from .identity import IdentityCache, contact_keys, contact_subject, fingerprint
+from .identity import Entry, IdentityCache, contact_keys, contact_subject, fingerprint
 from .intercom import (
     ConflictError,
     Contact,
@@ -101,11 +101,11 @@ class Deliverer:
         self._window = write_window
         self._clock = clock
 
-    def recall(self, entries: Mapping[str, str]) -> None:
-        """Identity entries remembered durably (the person record), for keys not known fresher here."""
+    def recall(self, entries: Mapping[str, Entry]) -> None:
+        """Identity entries remembered durably (the person record), for keys not learned later here."""
         self._cache.recall(entries)
 
-    def identity(self, keys: list[str]) -> dict[str, str]:
+    def identity(self, keys: list[str]) -> dict[str, Entry]:
         """What is known now of these identity keys, to save in the person record."""
         return self._cache.snapshot(keys)
 

@@ -109,7 +109,7 @@ class Forgetter:
             contact_ids.add(lead)
         keys = [f"user:{user_id}"] * bool(user_id) + [f"email:{email}"] * bool(email)
         for record in self._people.read([person_group(person_id) for person_id in ids]).values():
-            contact_ids |= {value for value in record.recalled(keys).values() if value}
+            contact_ids |= {entry.value for entry in record.recalled(keys).values() if entry.value}
         learned = [f"userId:{contact.external_id}" for contact in found if contact.external_id]
         learned += [f"email:{contact.email.strip().lower()}" for contact in found if contact.email]
         return contact_ids, [person_id for person_id in dict.fromkeys(learned) if person_id not in ids]

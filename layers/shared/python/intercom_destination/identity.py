@@ -12,8 +12,10 @@ Keys (our callers' ids; hashed wherever they are stored):
   keeps it until detached; a contact or company re-created under new ids is attached again).
 
 Warm in memory (bounded, least recently used first out, with a time to live) in front of the person
-record in DynamoDB (people.py), which carries the map to new functions and the redrive. An entry proven
-wrong (Intercom answers 404) is evicted as a tombstone, so the record forgets it too.
+record in DynamoDB (people.py), which carries the map to new functions and the redrive. Every entry carries
+when it was learned; at the start of each request the record's entry wins unless this function learned the
+key later, and the record keeps the later learned of two concurrent writers. An entry proven wrong
+(Intercom answers 404) is evicted as a tombstone, so the record, and other functions through it, forget it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, TrackPlan
 
@@ -93,16 +95,32 @@ def fingerprint(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
-class IdentityCache:
-    """Key → value for `ttl` seconds, at most `max_entries`, shared by the delivery threads. `evict` leaves
-    a tombstone (read as unknown), so what was proven wrong is also removed from the person record."""
+class Entry(NamedTuple):
+    """What is known of one key, and when it was learned (unix ms, by the clock of the function that learned
+    it): of two instances' knowledge, the later learned wins. An empty value was proven wrong (a tombstone)."""
 
-    def __init__(self, ttl: float, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+    value: str
+    at: int
+
+
+class IdentityCache:
+    """Key → Entry for `ttl` seconds, at most `max_entries`, shared by the delivery threads: a cache of the
+    person records, never a newer truth than them. `evict` leaves a tombstone (read as unknown), so what was
+    proven wrong is also proven wrong in the person record, and in other functions' memory through it."""
+
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._ttl = ttl
         self._max = max_entries
         self._clock = clock
+        self._wall = wall
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, Entry]] = OrderedDict()
 
     def get(self, key: str) -> str | None:
         with self._lock:
@@ -110,31 +128,37 @@ class IdentityCache:
             if entry is None:
                 return None
             self._entries.move_to_end(key)
-            return entry or None
+            return entry.value or None
 
     def put(self, value: str, *keys: str) -> None:
         with self._lock:
             for key in keys:
-                self._set(key, value)
+                self._set(key, Entry(value, self._now_ms()))
 
     def evict(self, *keys: str) -> None:
         with self._lock:
             for key in keys:
-                self._set(key, _TOMBSTONE)
+                self._set(key, Entry(_TOMBSTONE, self._now_ms()))
 
-    def recall(self, entries: Mapping[str, str]) -> None:
-        """Seed from the person record: only keys this function knows nothing fresher about."""
+    def recall(self, entries: Mapping[str, Entry]) -> None:
+        """Seed from the person record, read at the start of a request: its entry wins over what this
+        function remembers unless this function learned that key later (another instance may have written
+        the contact, re-created it or attached it meanwhile)."""
         with self._lock:
-            for key, value in entries.items():
-                if self._fresh(key) is None:
-                    self._set(key, value)
+            for key, entry in entries.items():
+                known = self._fresh(key)
+                if known is None or entry.at > known.at:
+                    self._set(key, entry)
 
-    def snapshot(self, keys: Iterable[str]) -> dict[str, str]:
-        """What is known now of `keys` ("" for an evicted one); unknown keys are left out."""
+    def snapshot(self, keys: Iterable[str]) -> dict[str, Entry]:
+        """What is known now of `keys` (tombstones included); unknown keys are left out."""
         with self._lock:
             return {key: entry for key in keys if (entry := self._fresh(key)) is not None}
 
-    def _fresh(self, key: str) -> str | None:
+    def _now_ms(self) -> int:
+        return int(self._wall() * 1000)
+
+    def _fresh(self, key: str) -> Entry | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -143,8 +167,8 @@ class IdentityCache:
             return None
         return entry[1]
 
-    def _set(self, key: str, value: str) -> None:
-        self._entries[key] = (self._clock(), value)
+    def _set(self, key: str, entry: Entry) -> None:
+        self._entries[key] = (self._clock(), entry)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

@@ -17,6 +17,7 @@ not wait behind it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -195,8 +196,32 @@ class Ingest:
         self._clock = clock
 
     def handle(self, path_kind: str, request: RawRequest, received_at: datetime) -> Answer:
-        """Raises inbound.RequestError for request-level problems (nothing delivered)."""
+        """Raises inbound.RequestError for request-level problems (nothing delivered), and a 503 one when the
+        request is not done by the delivery budget: Intercom's calls end in time by themselves, but a DynamoDB
+        or SQS call that hangs may take botocore's timeouts times its attempts, twice over, and Lambda's
+        timeout would answer 500. The work goes on in the background; the SDK's resend finds each event
+        claimed, done or free again, never delivered twice."""
         started = self._clock()
+        result: list[Answer] = []
+        raised: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(self._handle(path_kind, request, received_at, started))
+            except BaseException as exc:  # handed to the caller's thread as it is
+                raised.append(exc)
+
+        worker = threading.Thread(target=run, name="request", daemon=True)
+        worker.start()
+        worker.join(max(started + self._settings.delivery_budget_seconds - self._clock(), 0))
+        if raised:
+            raise raised[0]
+        if not result:
+            logger.error("request not done within the budget (DynamoDB or SQS too slow); answered 503")
+            raise RequestError(503, "unavailable", "the destination could not make the events durable in time; retry")
+        return result[0]
+
+    def _handle(self, path_kind: str, request: RawRequest, received_at: datetime, started: float) -> Answer:
         settings = self._settings
         write_key, items = self._read(path_kind, request)
 

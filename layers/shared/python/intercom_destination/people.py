@@ -30,7 +30,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .fanout import chunked, fan_out
-from .identity import hashed
+from .identity import Entry, hashed
 from .mapping.fields import AnyCall
 from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
 
@@ -77,15 +77,21 @@ class Applied:
     applied_at: dict[str, int] = field(default_factory=dict)  # keys are hashes of subjects
     waiting: int = 0  # messages of this person in the dead-letter queue for a passing failure
     waiting_until: int = 0  # unix s; past it, `waiting` is not trusted (SQS may have parked them itself)
-    identity: dict[str, str] = field(default_factory=dict)  # hash of an identity key → its value
+    identity: dict[str, Entry] = field(default_factory=dict)  # hash of an identity key → its entry
 
-    def recalled(self, keys: Iterable[str]) -> dict[str, str]:
-        """The entries this record holds for `keys` (identity keys in clear)."""
-        return {key: value for key in keys if (value := self.identity.get(hashed(key)))}
+    def recalled(self, keys: Iterable[str]) -> dict[str, Entry]:
+        """The entries this record holds for `keys` (identity keys in clear), tombstones included."""
+        return {key: entry for key in keys if (entry := self.identity.get(hashed(key)))}
 
-    def changes(self, known: Mapping[str, str]) -> dict[str, str]:
-        """What differs from what is `known` now ("" for what was proven wrong and must be forgotten)."""
-        return {key: value for key, value in known.items() if self.identity.get(hashed(key), "") != value}
+    def changes(self, known: Mapping[str, Entry]) -> dict[str, Entry]:
+        """What is `known` now that this record lacks, or holds otherwise and learned earlier (a tombstone:
+        proven wrong, to be forgotten by every function)."""
+        changed = {}
+        for key, entry in known.items():
+            held = self.identity.get(hashed(key))
+            if held is None or (held.value != entry.value and entry.at > held.at):
+                changed[key] = entry
+        return changed
 
     def has_waiting(self, now: float) -> bool:
         """Queue this person's new events behind the ones already waiting, so none overtakes them."""
@@ -155,32 +161,30 @@ class People:
                 break
         return found
 
-    def remember(self, updates: list[tuple[str, list[Version], dict[str, str]]]) -> None:
-        """Per person, in one update: the identify and group versions just applied (newest wins) and the
-        identity entries that changed ("" forgets one). Failures are logged: the worst outcome is a later
-        stale replay applied, or a lookup made again, as without this record."""
+    def remember(self, updates: list[tuple[str, list[Version], dict[str, Entry]]]) -> None:
+        """Per person, in one update: the identify and group versions just applied and the identity entries
+        that changed (a tombstone forgets one), each only over an older one: of concurrent writers, the newest
+        version and the latest learned entry stay. Failures are logged: the worst outcome is a later stale
+        replay applied, or a lookup made again, as without this record."""
         fan_out(self._executor, lambda update: self._remember(*update), [u for u in updates if u[1] or u[2]])
 
-    def _remember(self, person: str, versions: list[Version], changed: dict[str, str]) -> None:
+    def _remember(self, person: str, versions: list[Version], changed: dict[str, Entry]) -> None:
         newest: dict[str, int] = {}
         for version in versions:
             key = hashed(version.subject)
             newest[key] = max(newest.get(key, 0), version.occurred_ms)
-        identity = _Update.of(
-            "id_map", {hashed(key): {"S": value} if value else None for key, value in changed.items()}, "k"
-        )
-        if self._update(person, _newer(newest), identity) == "ConditionalCheckFailedException":
-            for key, ms in newest.items():  # one subject is newer already: each on its own, the rest still recorded
+        entries = {hashed(key): entry for key, entry in changed.items()}
+        if self._update(person, _newer(newest), _learned(entries)) == "ConditionalCheckFailedException":
+            # Something of it is newer already: each part on its own, the rest still recorded.
+            for key, ms in newest.items():
                 self._update(person, _newer({key: ms}))
-            if identity.sets or identity.removes:
-                self._update(person, identity)
+            for key, entry in entries.items():
+                self._update(person, _learned({key: entry}))
 
     def _update(self, person: str, *parts: _Update) -> str | None:
         """One UpdateItem of keys inside the record's maps, refreshing its expiry. A map must exist before
         a key is set in it: on a person's first record the maps are made, then the update made again."""
-        sets = ["expiration = :e", *(item for part in parts for item in part.sets)]
-        removes = [item for part in parts for item in part.removes]
-        expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
+        expression = "SET " + ", ".join(["expiration = :e", *(item for part in parts for item in part.sets)])
         values: dict[str, Any] = {":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}}
         names: dict[str, str] = {}
         for part in parts:
@@ -190,7 +194,7 @@ class People:
         update = (expression, person, values, condition, names)
         code = self._call(*update)
         if code == "ValidationException":  # no map yet
-            maps = [part.attribute for part in parts if part.sets or part.removes]
+            maps = [attribute for part in parts if part.sets for attribute in part.maps]
             making = ", ".join(f"{m} = if_not_exists({m}, :empty)" for m in maps)
             self._call(f"SET {making}", person, {":empty": {"M": {}}})
             code = self._call(*update)
@@ -295,37 +299,46 @@ class People:
 
 @dataclass
 class _Update:
-    """SET and REMOVE clauses for keys inside one map attribute of a person's record."""
+    """SET clauses for keys inside map attributes of a person's record, each only over an older value."""
 
-    attribute: str
+    maps: tuple[str, ...]  # the map attributes it sets keys in (made first on a person's first record)
     sets: list[str] = field(default_factory=list)
-    removes: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
-    pairs: list[tuple[str, str]] = field(default_factory=list)  # (document path, value placeholder) set
     conditions: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, attribute: str, entries: dict[str, dict[str, str] | None], prefix: str) -> _Update:
-        """`attribute.key = value` per entry; a None value removes the key."""
-        update = cls(attribute)
-        for n, (key, value) in enumerate(entries.items()):
-            name, path = f"#{prefix}{n}", f"{attribute}.#{prefix}{n}"
-            update.names[name] = key
-            if value is None:
-                update.removes.append(path)
-            else:
-                update.values[f":{prefix}{n}"] = value
-                update.sets.append(f"{path} = :{prefix}{n}")
-                update.pairs.append((path, f":{prefix}{n}"))
-        return update
 
 
 def _newer(newest: dict[str, int]) -> _Update:
     """applied_at entries, each only if newer than what a concurrent request recorded (never roll back)."""
-    update = _Update.of("applied_at", {key: {"N": str(ms)} for key, ms in newest.items()}, "a")
-    update.conditions = [f"(attribute_not_exists({path}) OR {path} < {value})" for path, value in update.pairs]
+    update = _Update(("applied_at",))
+    for n, (key, ms) in enumerate(newest.items()):
+        path = f"applied_at.#a{n}"
+        update.names[f"#a{n}"] = key
+        update.values[f":a{n}"] = {"N": str(ms)}
+        update.sets.append(f"{path} = :a{n}")
+        update.conditions.append(f"(attribute_not_exists({path}) OR {path} < :a{n})")
     return update
+
+
+def _learned(entries: dict[str, Entry]) -> _Update:
+    """id_map entries (value) with id_at (when learned), each only if learned later than what is recorded."""
+    update = _Update(("id_map", "id_at"))
+    for n, (key, entry) in enumerate(entries.items()):
+        update.names[f"#k{n}"] = key
+        update.values |= {f":k{n}": {"S": entry.value}, f":t{n}": {"N": str(entry.at)}}
+        update.sets += [f"id_map.#k{n} = :k{n}", f"id_at.#k{n} = :t{n}"]
+        update.conditions.append(f"(attribute_not_exists(id_at.#k{n}) OR id_at.#k{n} < :t{n})")
+    return update
+
+
+def _identity(item: dict[str, Any]) -> dict[str, Entry]:
+    """id_map values with their id_at times; an entry from before times were kept counts as learned at 0."""
+    times = item.get("id_at", {}).get("M", {})
+    return {
+        key: Entry(value["S"], int(times.get(key, {}).get("N", 0)))
+        for key, value in item.get("id_map", {}).get("M", {}).items()
+        if "S" in value
+    }
 
 
 def _applied(item: dict[str, Any]) -> Applied:
@@ -334,6 +347,6 @@ def _applied(item: dict[str, Any]) -> Applied:
             key: int(value["N"]) for key, value in item.get("applied_at", {}).get("M", {}).items() if "N" in value
         },
         waiting=int(item.get("waiting", {}).get("N", 0)),
-        identity={key: value["S"] for key, value in item.get("id_map", {}).get("M", {}).items() if "S" in value},
+        identity=_identity(item),
         waiting_until=int(item.get("waiting_until", {}).get("N", 0)),
     )

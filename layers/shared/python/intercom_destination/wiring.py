@@ -26,7 +26,9 @@ from .redrive import Redrive
 from .secrets import intercom_token, webhook_secrets, write_keys
 from .settings import Settings, get_settings
 
-#: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest. One
+#: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest (3 attempts in
+#: all: `total_max_attempts` counts the first, `max_attempts` would count retries only). The ingest request
+#: answers by its budget whatever these add up to (ingest.Ingest.handle). One
 #: connection per delivery thread at most (the settings cap those at 64). Our requests are built by our
 #: own code and tests, so botocore's client-side validation of every parameter (a third of the CPU of a
 #: batch's durability work, measured) is skipped; DynamoDB still validates them. The regional endpoint
@@ -34,7 +36,7 @@ from .settings import Settings, get_settings
 _AWS_CONFIG = Config(
     connect_timeout=2,
     read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     max_pool_connections=64,
     parameter_validation=False,
     account_id_endpoint_mode="disabled",
