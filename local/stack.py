@@ -210,6 +210,7 @@ class Stack:
 
 
 _MOTO_WRITES = threading.RLock()
+_MOTO_RECEIVES = threading.RLock()
 
 
 class _TableCopiedOnce:
@@ -241,9 +242,25 @@ def _patch_moto() -> None:
       once per item (see _TableCopiedOnce);
     - SQS checks every message's visibility through datetime arithmetic, about 60 times per
       SendMessageBatch (it recomputes the queue's attributes): 1.7 s per call once a FIFO queue holds
-      2,000 messages. The same checks against time.time() cost about a tenth."""
+      2,000 messages. The same checks against time.time() cost about a tenth;
+    - SQS's ReceiveMessage marks messages received without a lock, so two receives at the same moment
+      can both take one message (or two messages of one FIFO group): SQS never hands a received message
+      to another receiver within its visibility timeout. Receives, deletes and visibility changes of
+      messages are serialized (ours never long-poll)."""
     from moto.dynamodb import models
     from moto.sqs import models as sqs_models
+
+    for name in ("receive_message", "delete_message", "change_message_visibility"):
+        method = getattr(sqs_models.SQSBackend, name)
+        if getattr(method, "patched", False):
+            continue
+
+        def serialized(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with _MOTO_RECEIVES:
+                return _method(self, *args, **kwargs)
+
+        serialized.patched = True  # type: ignore[attr-defined]
+        setattr(sqs_models.SQSBackend, name, serialized)
 
     sqs_models.Message.visible = property(lambda m: time.time() * 1000 > m.visible_at)  # type: ignore[method-assign,assignment]
     sqs_models.Message.delayed = property(lambda m: time.time() * 1000 < m.delayed_until)  # type: ignore[method-assign,assignment]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -640,3 +641,37 @@ def test_a_replay_runs_people_side_by_side_and_each_person_in_order(
     for person in people:
         names = [e["event_name"] for e in sandbox.state()["events"] if e.get("user_id") == person]
         assert names == ["First", "Second"], person
+
+
+def test_the_local_queue_never_hands_one_message_to_two_receivers_at_once(stack: Stack) -> None:
+    """SQS hides a received message from every other receiver; moto's receive did not lock, and two
+    redrive runs at once replayed one message twice (local.stack serializes moto's receives)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sqs = boto3.client("sqs", endpoint_url=stack.resources.endpoint)
+    url = sqs.create_queue(QueueName="receivers-race.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    try:
+        for start in range(0, 200, 10):
+            entries = [
+                {"Id": str(n), "MessageBody": str(n), "MessageGroupId": f"g{n}", "MessageDeduplicationId": str(n)}
+                for n in range(start, start + 10)
+            ]
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+
+        def receive_all(_: int) -> list[str]:
+            client = boto3.client("sqs", endpoint_url=stack.resources.endpoint)
+            bodies: list[str] = []
+            while batch := client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                bodies += [message["Body"] for message in batch]
+            return bodies
+
+        switching = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # moto serves in this process: switch threads often, as a loaded machine does
+        try:
+            with ThreadPoolExecutor(6) as pool:
+                received = [body for bodies in pool.map(receive_all, range(6)) for body in bodies]
+        finally:
+            sys.setswitchinterval(switching)
+        assert sorted(received, key=int) == [str(n) for n in range(200)]  # each once, none twice
+    finally:
+        sqs.delete_queue(QueueUrl=url)
