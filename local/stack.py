@@ -24,8 +24,9 @@ from .sandbox import DEFAULT_TOKEN, Sandbox
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "intercom-destination"
 IDEMPOTENCY_TABLE = "intercom-destination-idempotency"
-#: Receives before SQS parks a message (the template's MaxReceiveCount parameter).
-MAX_RECEIVE_COUNT = 10
+#: Receives before SQS parks a message (the template's MaxReceiveCount parameter: a safety net; the
+#: redrive parks by its own count of failed tries, REDRIVE_MAX_REPLAYS).
+MAX_RECEIVE_COUNT = 1000
 #: What the template sets in AWS, minus secrets, with local defaults.
 BASE_ENV = {
     "POWERTOOLS_SERVICE_NAME": "intercom-destination",

@@ -160,3 +160,26 @@ def test_the_ids_an_event_names_its_person_by() -> None:
     assert person_ids(event) == ["userId:u", "email:a@example.com", "email:b@example.com"]
     company = {"type": "group", "groupId": "g", "traits": {"email": "billing@acme.example"}}
     assert person_ids(company) == []  # a group's traits.email is the company's
+
+
+def test_forgets_during_a_backlog_never_cost_other_people_their_replays(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Each forget receives every visible message to find one person's: SQS counts a receive for everyone
+    else's. Twelve forgets later, the others' messages are neither parked untried nor backed off as if they
+    had failed twelve times: the redrive counts its own failed tries (tries.py)."""
+    cold_start(stack, REDRIVE_BACKOFF_SECONDS="1")
+    users = ["u-1", "u-2", "u-3"]
+    assert api.batch(*(identify(user, f"{user}@example.com") for user in users)).status == 200
+    sandbox.configure(faults=[{"status": 503, "path": "/events"}])
+    assert api.batch(*(track(user, "Paid") for user in users)).status == 200  # the backlog
+    for _ in range(12):
+        assert stack.forget(user_id="someone-else")["queued"] == 0
+    assert (stack.depth(), stack.depth(parked=True)) == (3, 0)
+    first = stack.replay()  # Intercom still failing: each fails its first try, hidden for 1 s
+    assert (first["replayed"], first["requeued"], first["parked"]) == (3, 3, 0)
+    sandbox.configure(faults=[])
+    time.sleep(1.1)
+    assert stack.replay()["delivered"] == 3
+    assert sorted(event["user_id"] for event in sandbox.state()["events"]) == users
+    assert stack.depth(parked=True) == 0

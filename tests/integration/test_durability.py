@@ -652,7 +652,7 @@ def test_the_local_queue_never_hands_one_message_to_two_receivers_at_once(stack:
     url = sqs.create_queue(QueueName="receivers-race.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     try:
         for start in range(0, 200, 10):
-            entries = [
+            entries: list[Any] = [
                 {"Id": str(n), "MessageBody": str(n), "MessageGroupId": f"g{n}", "MessageDeduplicationId": str(n)}
                 for n in range(start, start + 10)
             ]
@@ -675,3 +675,20 @@ def test_the_local_queue_never_hands_one_message_to_two_receivers_at_once(stack:
         assert sorted(received, key=int) == [str(n) for n in range(200)]  # each once, none twice
     finally:
         sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_message_that_keeps_failing_is_parked_after_its_failed_tries_not_its_receives(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """REDRIVE_MAX_REPLAYS, here 2, counts failed tries of the message (SQS's receive count also counts
+    receives that tried nothing): the second failure parks it, with how many tries it had."""
+    cold_start(stack, REDRIVE_MAX_REPLAYS="2", **FAST_BACKOFF)
+    assert api.batch(track("never-identified", "Paid", "m-1")).status == 200
+    assert outcomes(stack.replay()) | {"paused_ms": 0} == {
+        "replayed": 1, "delivered": 0, "requeued": 1, "parked": 0, "stale": 0, "paused_ms": 0,
+    }  # fmt: skip
+    time.sleep(1.1)
+    assert stack.replay()["parked"] == 1
+    (parked,) = stack.peek(parked=True)
+    assert parked.message_id == "m-1"
+    assert parked.reason.startswith("contact_not_found: after 2 tries:")

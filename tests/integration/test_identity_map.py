@@ -187,12 +187,14 @@ def test_one_update_per_person_never_rolls_back_a_newer_version(stack: Stack, sa
     a newer version of that subject meanwhile, the older one is not written, the rest still is."""
     import boto3
     from intercom_destination.identity import Entry
-    from intercom_destination.people import People, Version
+    from intercom_destination.people import People, Remembered, Version
 
     people = People(boto3.client("dynamodb", endpoint_url=stack.resources.endpoint), stack.resources.table)
-    people.remember([("p", [Version("user:a", 2_000)], {"company:g": Entry("co-2", 900)})])  # concurrent, newer
+    people.remember(
+        [Remembered("p", [Version("user:a", 2_000)], {"company:g": Entry("co-2", 900)})]
+    )  # concurrent, newer
     learned = {"user:a": Entry("contact-1", 100), "company:g": Entry("co-1", 800)}
-    people.remember([("p", [Version("user:a", 1_000), Version("group:g", 1_500)], learned)])
+    people.remember([Remembered("p", [Version("user:a", 1_000), Version("group:g", 1_500)], learned)])
     record = people.read(["p"])["p"]
     assert record.is_stale(Version("user:a", 1_999))  # 2,000 kept
     assert record.is_stale(Version("group:g", 1_499))
@@ -200,5 +202,7 @@ def test_one_update_per_person_never_rolls_back_a_newer_version(stack: Stack, sa
         "user:a": Entry("contact-1", 100),
         "company:g": Entry("co-2", 900),
     }
-    people.remember([("p", [], {"user:a": Entry("", 200)})])  # proven wrong later: a tombstone every function reads
+    people.remember(
+        [Remembered("p", [], {"user:a": Entry("", 200)})]
+    )  # proven wrong later: a tombstone every function reads
     assert people.read(["p"])["p"].recalled(["user:a"]) == {"user:a": Entry("", 200)}

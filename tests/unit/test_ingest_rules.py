@@ -82,7 +82,7 @@ def test_events_of_one_person_share_a_queue_in_request_order() -> None:
         _Work(index, None, str(data["type"]), Skip("test"), data, f"k{index}", 0, ())
         for index, data in enumerate(events)
     ]
-    queues = dict(person_queues(prepared))
+    queues = {person.name: person.works for person in person_queues(prepared)}
     assert sorted([work.index for work in queue] for queue in queues.values()) == [[0, 2, 3, 5], [1], [4]]
     assert set(queues) == {"userId:u1", "userId:u2", "event:k4"}  # named by the most stable id
 
@@ -93,4 +93,4 @@ def test_a_blank_email_joins_nobody() -> None:
     prepared = [
         _Work(index, None, "identify", Skip("test"), data, f"k{index}", 0, ()) for index, data in enumerate(events)
     ]
-    assert sorted(person for person, _ in person_queues(prepared)) == ["userId:a", "userId:b"]
+    assert sorted(person.name for person in person_queues(prepared)) == ["userId:a", "userId:b"]

@@ -43,6 +43,8 @@ T = TypeVar("T")
 
 #: The error code of a call that waits for a later event of its person (a group or track before the identify).
 WAITS_FOR_LATER_EVENT = "contact_not_found"
+#: The step a group resumes at once its company is written: only the attach is left.
+COMPANY_WRITTEN = "attach"
 
 
 class ContactNotFoundError(RetryableError):
@@ -320,7 +322,7 @@ class Deliverer:
                 )
                 contact_id = self._attach(plan.contact, company_id)
         except IntercomError as exc:
-            raise DeliveryError(exc, "attach", {"company": company_id}) from None
+            raise DeliveryError(exc, COMPANY_WRITTEN, {"company": company_id}) from None
         self._cache.put(f"{contact_id}>{company_id}", attached)
 
     def _company(self, plan: GroupPlan, attributes: dict[str, Scalar]) -> tuple[str, bool]:

@@ -67,6 +67,26 @@ def person_ids(event: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def person_names(event: dict[str, Any]) -> list[str]:
+    """Every id an event knows its person by (`userId:`, `anonymousId:`, `email:` keys; an alias's previousId
+    is the visitor it was): events sharing one are one person, within a request and, through the person
+    records kept under each name, across requests."""
+    names = [f"{name}:{event[name]}" for name in ("userId", "anonymousId") if event.get(name) not in (None, "")]
+    if event.get("type") == "alias" and event.get("previousId") not in (None, ""):
+        names.append(f"anonymousId:{event['previousId']}")
+    return names + person_emails(event)
+
+
+def primary_name(names: Iterable[str]) -> str:
+    """The most stable of a person's names (userId, else anonymousId, else email): their FIFO message group
+    and the person record their identifies and groups are written to."""
+    return min(names, key=_stability)
+
+
+def _stability(name: str) -> tuple[int, str]:
+    return ({"userId": 0, "anonymousId": 1, "email": 2}.get(name.partition(":")[0], 3), name)
+
+
 def hashed(value: str) -> str:
     """How our callers' ids are stored (person records, tombstones, claims' person tags): never in clear."""
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]

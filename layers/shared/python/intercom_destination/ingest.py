@@ -34,9 +34,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import intercom
 from .answers import Accepted, EventsRefused, ItemError, PlannedCall, Preview, PreviewedAction, PreviewedEvent
 from .dedupe import Claim, Dedupe, idempotency_key
-from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
+from .delivery import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
-from .identity import hashed, keys_of, person_emails, person_ids
+from .identity import hashed, keys_of, person_ids, person_names, primary_name
 from .inbound import (
     PREVIEW_PATH,
     WEBHOOK_PATH,
@@ -59,7 +59,7 @@ from .mapping.actions import Action, ActionsError, ActionSet, default_actions
 from .mapping.fields import AnyCall
 from .mapping.plans import Plan, Skip
 from .mapping.requests import requests_of
-from .people import Applied, People, Version, version_of
+from .people import Applied, People, Person, Version, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
 from .settings import LeadHandling, Settings
 
@@ -152,6 +152,11 @@ class _Outcome:
     )
     message: QueuedEvent | None = None
 
+    @property
+    def applied(self) -> bool:
+        """Its identify or group is in Intercom: delivered, or queued or parked after its company was written."""
+        return self.name == "delivered" or (self.message is not None and self.message.step == COMPANY_WRITTEN)
+
 
 #: The names that switch cloud mode in an event's `integrations`, most specific first (lower case).
 CLOUD_MODE_NAMES = ("intercom cloud mode (actions)", "intercom")
@@ -233,27 +238,18 @@ class Ingest:
         prepared = [work for item in items for work in prepare(item, write_key, received_at, report, actions, settings)]
         claims = self._claim(prepared)
         people = person_queues(prepared)
-        records, forgotten = self._read_people(people)
+        found, forgotten = self._read_people(people)
         self._unlearn_forgotten(people, forgotten)
-        self._recall_identity(people, records)
+        self._recall_identity(people, found)
         futures = [
             self._executor.submit(
-                self._handle_person,
-                person,
-                queue,
-                claims,
-                records[person_group(person)],
-                forgotten,
-                deadline,
-                received_at,
+                self._handle_person, person.works, claims, found[person.key], forgotten, deadline, received_at
             )
-            for person, queue in people
+            for person in people
         ]
         outcomes = [pair for future in futures for pair in future.result()]
         self._make_durable(outcomes)
-        self._remember(
-            outcomes, {work.index: person_group(person) for person, queue in people for work in queue}, records
-        )
+        self._remember(outcomes, {work.index: found[person.key] for person in people for work in person.works})
         for work, outcome in outcomes:
             self._record(report, work, outcome)
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
@@ -308,71 +304,70 @@ class Ingest:
             logger.exception(f"{what} unreadable")
             raise RequestError(503, "unavailable", f"the destination cannot check {what} right now; retry") from None
 
-    def _unlearn_forgotten(self, people: list[tuple[str, list[_Work]]], forgotten: dict[str, int]) -> None:
+    def _unlearn_forgotten(self, people: list[_Person], forgotten: dict[str, int]) -> None:
         """A person forgotten more recently than this function's memory lasts may be remembered here from
         before: their contact was deleted, so what we know of it goes (a returning person is written anew)."""
         if not forgotten:
             return
         since_ms = (time.time() - self._settings.cache_ttl_seconds) * 1000
-        for _, queue in people:
-            if any(forgotten.get(person_id, 0) > since_ms for work in queue for person_id in work.ids):
-                self._deliverer.unlearn(_identity_keys_of(queue))
+        for person in people:
+            if any(forgotten.get(person_id, 0) > since_ms for work in person.works for person_id in work.ids):
+                self._deliverer.unlearn(_identity_keys_of(person.works))
 
-    def _recall_identity(self, people: list[tuple[str, list[_Work]]], records: dict[str, Applied]) -> None:
+    def _recall_identity(self, people: list[_Person], found: dict[str, Person]) -> None:
         """What the person records know of this request's contacts and companies, into the warm map."""
-        for person, queue in people:
-            self._deliverer.recall(records[person_group(person)].recalled(_identity_keys_of(queue)))
+        for person in people:
+            self._deliverer.recall(found[person.key].record.recalled(_identity_keys_of(person.works)))
 
-    def _remember(
-        self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, str], records: dict[str, Applied]
-    ) -> None:
-        """Per person: how many more of their messages now wait for a passing failure; then, in one update,
-        the identify and group versions applied (newest wins) and what the identity map learned or proved
-        wrong. Best effort: People logs what it cannot write."""
-        waiting = Counter(
-            outcome.message.person
+    def _remember(self, outcomes: list[tuple[_Work, _Outcome]], person_of: dict[int, Person]) -> None:
+        """Count the messages that now wait for a passing failure on their person's records; then per person,
+        in one update of their primary record, the identify and group versions applied (newest wins) and
+        what the identity map learned or proved wrong, and their other names pointed to it. Best effort:
+        People logs what it cannot write."""
+        waiting = [
+            outcome.message
             for _, outcome in outcomes
             if outcome.name == "queued" and outcome.message and outcome.message.last_error.code != WAITS_FOR_LATER_EVENT
-        )
+        ]
         if waiting:
-            self._people.queued(dict(waiting), time.time())
-        by_person: dict[str, list[tuple[_Work, _Outcome]]] = {}
+            self._people.queued(waiting, time.time())
+        by_person: dict[str, tuple[Person, list[tuple[_Work, _Outcome]]]] = {}
         for work, outcome in outcomes:
             if outcome.name != "forgotten":  # nothing of theirs is written after their forget
-                by_person.setdefault(person_of[work.index], []).append((work, outcome))
-        self._people.remember([
-            (
-                person,
-                [work.version for work, outcome in done if work.version and outcome.name == "delivered"],
-                records[person].changes(self._deliverer.identity(_identity_keys_of([work for work, _ in done]))),
+                person = person_of[work.index]
+                by_person.setdefault(person.primary, (person, []))[1].append((work, outcome))
+        updates = [
+            person.remembered(
+                [work.version for work, outcome in done if work.version and outcome.applied],
+                person.record.changes(self._deliverer.identity(_identity_keys_of([work for work, _ in done]))),
             )
-            for person, done in by_person.items()
-        ])  # fmt: skip
-
-    def _read_people(self, people: list[tuple[str, list[_Work]]]) -> tuple[dict[str, Applied], dict[str, int]]:
-        """One read (BatchGetItem per 100) for every person of this request with something to deliver: their
-        records, and which of their ids were forgotten (when). Unreadable means no staleness, waiting or
-        forgotten check (deliver as if nothing were recorded), never a refused event."""
-        groups = [person_group(person) for person, queue in people]
-        active = [
-            (group, queue)
-            for group, (_, queue) in zip(groups, people, strict=True)
-            if any(not isinstance(work.plan, Skip) for work in queue)
+            for person, done in by_person.values()
         ]
-        ids = [person_id for _, queue in active for work in queue for person_id in work.ids]
+        self._people.remember(updates)
+        for update in updates:
+            if (update.versions or update.changed) and (unlinked := by_person[update.person][0].unlinked):
+                self._people.link(unlinked, update.person)
+
+    def _read_people(self, people: list[_Person]) -> tuple[dict[str, Person], dict[str, int]]:
+        """One read (BatchGetItem per 100) for every person of this request with something to deliver: the
+        records of all their names, and which of their ids were forgotten (when). Unreadable means no
+        staleness, waiting or forgotten check (deliver as if nothing were recorded), never a refused event."""
+        active = [person for person in people if any(not isinstance(work.plan, Skip) for work in person.works)]
+        ids = [person_id for person in active for work in person.works for person_id in work.ids]
         try:
-            records, forgotten = self._people.lookup([group for group, _ in active], ids) if active else ({}, {})
+            found, forgotten = (
+                self._people.lookup({person.key: person.keys for person in active}, ids) if active else ({}, {})
+            )
         except (BotoCoreError, ClientError):
             logger.exception("person records unreadable; no staleness or forgotten check this request")
-            records, forgotten = {}, {}
-        return {group: records.get(group) or Applied() for group in groups}, forgotten
+            found, forgotten = {}, {}
+        return {person.key: found.get(person.key) or Person(person.key, Applied(), []) for person in people}, forgotten
 
     def _handle_person(
         self,
-        person: str,
         queue: list[_Work],
         claims: dict[int, Claim],
-        applied: Applied,
+        person: Person,
         forgotten: dict[str, int],
         deadline: float,
         received_at: datetime,
@@ -381,7 +376,9 @@ class Ingest:
         Every Intercom call ends by the deadline (intercom.deadline), not only starts before it."""
         with intercom.deadline(deadline):
             results: list[tuple[_Work, _Outcome]] = []
-            queued_before = applied.has_waiting(time.time())  # behind what earlier requests queued
+            applied, now = person.record, time.time()
+            group = person.queue_group(now)  # one message group per person: behind what waits, if anything
+            queued_before = applied.has_waiting(now)  # behind what earlier requests queued
             for work in queue:
                 if isinstance(work.plan, Skip):
                     results.append((work, _Outcome("skipped")))
@@ -402,7 +399,7 @@ class Ingest:
                         if queued_before
                         else ("deferred", "not delivered within the time budget")
                     )
-                    message = _queued(work, person, received_at, DeliveryError(RetryableError(None, code, text)))
+                    message = _queued(work, group, received_at, DeliveryError(RetryableError(None, code, text)))
                     results.append((work, _Outcome("queued", message)))
                     queued_before = True
                     continue
@@ -411,7 +408,9 @@ class Ingest:
                         raise DeliveryError(PermanentError(None, "mapping_error", work.plan.error))
                     nothing_to_do = self._deliverer.deliver(work.plan)
                 except DeliveryError as failure:
-                    message = _queued(work, person, received_at, failure)
+                    if work.version and failure.step == COMPANY_WRITTEN:
+                        applied.note(work.version)  # the company was written: an older group must not undo it
+                    message = _queued(work, group, received_at, failure)
                     if failure.error.retryable:
                         results.append((work, _Outcome("queued", message)))
                         # A contact not in Intercom yet waits for a later event (the identify): never behind it.
@@ -422,7 +421,7 @@ class Ingest:
                 except Exception as exc:  # an answer we did not foresee: keep the event, the redrive tries again
                     logger.exception("delivery failed unexpectedly; queueing", extra={"message_id": work.message_id})
                     error = RetryableError(None, "internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
-                    results.append((work, _Outcome("queued", _queued(work, person, received_at, DeliveryError(error)))))
+                    results.append((work, _Outcome("queued", _queued(work, group, received_at, DeliveryError(error)))))
                     queued_before = True
                     continue
                 if work.version:
@@ -629,7 +628,7 @@ def _message_id(data: Any) -> str | None:
     return str(value)[:100] if isinstance(value, str | int | float) and not isinstance(value, bool) else None
 
 
-def _queued(work: _Work, person: str, received_at: datetime, failure: DeliveryError) -> QueuedEvent:
+def _queued(work: _Work, group: str, received_at: datetime, failure: DeliveryError) -> QueuedEvent:
     error = failure.error
     return QueuedEvent(
         event=work.event,
@@ -637,7 +636,7 @@ def _queued(work: _Work, person: str, received_at: datetime, failure: DeliveryEr
         step=failure.step,
         state=failure.state,
         idempotency_key=work.key,
-        person=person_group(person),
+        person=group,
         received_at=received_at.isoformat(),
         first_failed_at=datetime.now(UTC).isoformat(),
         last_error=LastError(error.status, error.code, error.message),
@@ -645,12 +644,27 @@ def _queued(work: _Work, person: str, received_at: datetime, failure: DeliveryEr
     )
 
 
-def person_queues(prepared: list[_Work]) -> list[tuple[str, list[_Work]]]:
-    """Events that share a userId, anonymousId or email belong to one person, kept in request order (a
-    visitor's lead identify, then their signup); different people are handled concurrently.
+@dataclass
+class _Person:
+    """One person's events of a request, in request order, and every name they go by in it."""
 
-    Each person is named by their most stable id (userId, else anonymousId, else email), which becomes
-    the FIFO message group of anything queued, so later requests of that person queue behind it."""
+    name: str  # the most stable of `names` (identity.primary_name)
+    names: list[str]
+    works: list[_Work]
+
+    @property
+    def key(self) -> str:
+        """Its primary name's record key (and message group, unless it is linked or waits elsewhere)."""
+        return person_group(self.name)
+
+    @property
+    def keys(self) -> list[str]:
+        return [person_group(name) for name in self.names]
+
+
+def person_queues(prepared: list[_Work]) -> list[_Person]:
+    """Events that share a userId, anonymousId or email belong to one person, kept in request order (a
+    visitor's lead identify, then their signup); different people are handled concurrently."""
     parent: dict[str, str] = {}
 
     def root(key: str) -> str:
@@ -658,27 +672,15 @@ def person_queues(prepared: list[_Work]) -> list[tuple[str, list[_Work]]]:
             key = parent[key]
         return key
 
-    keys_of = []
+    names_of = []
     for work in prepared:
-        keys = _identity_keys(work.event) or [f"event:{work.key}"]
-        for key in keys[1:]:
-            parent[root(key)] = root(keys[0])
-        keys_of.append(keys)
-    people: dict[str, tuple[list[_Work], set[str]]] = {}
-    for work, keys in zip(prepared, keys_of, strict=True):
-        works, names = people.setdefault(root(keys[0]), ([], set()))
+        names = person_names(work.event) or [f"event:{work.key}"]
+        for name in names[1:]:
+            parent[root(name)] = root(names[0])
+        names_of.append(names)
+    people: dict[str, tuple[list[_Work], dict[str, None]]] = {}
+    for work, names in zip(prepared, names_of, strict=True):
+        works, known = people.setdefault(root(names[0]), ([], {}))
         works.append(work)
-        names.update(keys)
-    return [(min(names, key=_stability), works) for works, names in people.values()]
-
-
-def _stability(key: str) -> tuple[int, str]:
-    kind = key.partition(":")[0]
-    return ({"userId": 0, "anonymousId": 1, "email": 2}.get(kind, 3), key)
-
-
-def _identity_keys(data: dict[str, Any]) -> list[str]:
-    keys = [f"{field}:{data[field]}" for field in ("userId", "anonymousId") if data.get(field) not in (None, "")]
-    if data.get("type") == "alias" and data.get("previousId") not in (None, ""):  # the visitor, now this user
-        keys.append(f"anonymousId:{data['previousId']}")
-    return keys + person_emails(data)
+        known.update(dict.fromkeys(names))
+    return [_Person(primary_name(known), list(known), works) for works, known in people.values()]

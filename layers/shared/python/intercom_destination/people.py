@@ -5,8 +5,14 @@ outlives a warm function and is shared by ingest and the redrive.
   user, a lead by email), and of the last group applied per company. An identify or group older than
   that (a replay after a newer event got through, or an SDK flushing an old offline queue) is skipped
   as `stale` instead of rolling the contact back.
-- Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure; while
-  some do, the person's new events are queued behind them (across requests, as FIFO does within one).
+- Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure, and in
+  which message group; while some do, the person's new events are queued behind them in that group
+  (across requests, as FIFO does within one).
+- Names: a person goes by a userId, an anonymousId and emails (identity.person_names), and keeps a record
+  under each name that was queued or written under. A request reads the records of every name its events
+  carry and takes them as one (`joined`); a record under another name points to the primary record
+  (`linked`), so an event that carries only the visitor's anonymousId or email finds what was written to
+  the user they became.
 - Identity: the person's part of the identity map (identity.py): contact and company ids, what was last
   written to each, the attaches made. A new function (an empty warm cache) starts from it, so a known
   user costs one PUT (not a create, a 409 and a read of its owner), an unchanged one nothing.
@@ -20,19 +26,21 @@ the queues' retention from its last write, when no replay can be older.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .fanout import chunked, fan_out
-from .identity import Entry, hashed
+from .identity import Entry, hashed, person_names, primary_name
 from .mapping.fields import AnyCall
 from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
+from .queue import QueuedEvent, person_group
 
 logger = Logger(child=True)
 _PERSON = "intercom-destination#person#"
@@ -41,6 +49,9 @@ _FORGOTTEN = "intercom-destination#forgotten#"
 #: SQS keeps a message 14 days; a day more, and no replay can be older than the record.
 RETENTION_SECONDS = 15 * 24 * 3600
 _BATCH_GET_KEYS = 100
+_CONFLICT = "ConditionalCheckFailedException"
+#: Links followed from a primary record (a visitor's email → the visitor → the user they became).
+_LINK_HOPS = 2
 #: How long a person's new events queue behind their waiting ones, from the last one queued. Bounds the
 #: harm of a count that SQS's own maxReceiveCount parking left too high: an hour of queueing, no loss.
 WAITING_SECONDS = 3600
@@ -49,10 +60,16 @@ WAITING_SECONDS = 3600
 @dataclass(frozen=True)
 class Version:
     """What an identify or group overwrites (its subject: the contact, or the company of a group) and as of
-    when (its event time, unix ms)."""
+    when (its event time, unix ms). `covers`: other subjects that name the same contact once it is applied
+    (a user's email): an older identify by that email alone is stale too, never written over the user."""
 
     subject: str
     occurred_ms: int
+    covers: tuple[str, ...] = ()
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        return (self.subject, *self.covers)
 
 
 def version_of(plan: Plan, call: AnyCall, received_at: datetime) -> Version | None:
@@ -61,8 +78,9 @@ def version_of(plan: Plan, call: AnyCall, received_at: datetime) -> Version | No
     match plan:
         case GroupPlan():
             subject = f"group:{plan.company['company_id']}"
-        case IdentifyPlan(contact=ContactRef(external_id=str() as user_id)):
-            subject = f"user:{user_id}"
+        case IdentifyPlan(contact=ContactRef(external_id=str() as user_id, email=email)):
+            covers = (f"email:{email.lower()}",) if email else ()
+            return Version(f"user:{user_id}", int(call.occurred_at(received_at).timestamp() * 1000), covers)
         case IdentifyPlan(contact=ContactRef(email=str() as email)):
             subject = f"email:{email.lower()}"
         case _:
@@ -78,6 +96,8 @@ class Applied:
     waiting: int = 0  # messages of this person in the dead-letter queue for a passing failure
     waiting_until: int = 0  # unix s; past it, `waiting` is not trusted (SQS may have parked them itself)
     identity: dict[str, Entry] = field(default_factory=dict)  # hash of an identity key → its entry
+    queued_in: str = ""  # the message group the waiting messages are in ("": this record's own)
+    linked: str = ""  # the primary record of the person this name belongs to ("": none, or itself)
 
     def recalled(self, keys: Iterable[str]) -> dict[str, Entry]:
         """The entries this record holds for `keys` (identity keys in clear), tombstones included."""
@@ -98,13 +118,33 @@ class Applied:
         return self.waiting > 0 and now < self.waiting_until
 
     def is_stale(self, version: Version) -> bool:
+        """Older than the last applied to its own subject (what it covers never makes it stale: a signup
+        older than the visitor's lead identify still makes the user)."""
         last = self.applied_at.get(hashed(version.subject))
         return last is not None and version.occurred_ms < last
 
     def note(self, version: Version) -> None:
         """Applied now: later, older events of this person in the same run are stale too."""
-        key = hashed(version.subject)
-        self.applied_at[key] = max(self.applied_at.get(key, 0), version.occurred_ms)
+        for subject in version.subjects:
+            key = hashed(subject)
+            self.applied_at[key] = max(self.applied_at.get(key, 0), version.occurred_ms)
+
+
+def joined(primary: str, records: Mapping[str, Applied], now: float) -> Applied:
+    """A person's records under all their names (record key → record) as one: the newest applied time per
+    subject, the latest learned identity entry per key, and the waiting messages' group (the primary's
+    first: one person's messages are kept in one group)."""
+    person = Applied()
+    for group, record in sorted(records.items(), key=lambda item: item[0] != primary):
+        for key, ms in record.applied_at.items():
+            person.applied_at[key] = max(person.applied_at.get(key, 0), ms)
+        for key, entry in record.identity.items():
+            if (held := person.identity.get(key)) is None or entry.at > held.at:
+                person.identity[key] = entry
+        if record.has_waiting(now) and not person.has_waiting(now):
+            person.waiting, person.waiting_until = record.waiting, record.waiting_until
+            person.queued_in = record.queued_in or group
+    return person
 
 
 def lead_key(subject: str) -> str:
@@ -128,11 +168,36 @@ class People:
     def read(self, people: Iterable[str]) -> dict[str, Applied]:
         """Records of `people` (their FIFO group hashes). Raises botocore errors: the caller decides what
         an unreadable record means."""
-        return self.lookup(people, ())[0]
+        return self._records(people, ())[0]
 
-    def lookup(self, people: Iterable[str], ids: Iterable[str]) -> tuple[dict[str, Applied], dict[str, int]]:
-        """Records of `people`, and which of the person ids `ids` were forgotten and when (unix ms): one
-        BatchGetItem per 100 keys for both. Raises botocore errors."""
+    def lookup(
+        self, people: Mapping[str, Iterable[str]], ids: Iterable[str] = ()
+    ) -> tuple[dict[str, Person], dict[str, int]]:
+        """Each person (their primary record key → the record keys of all their names) as one, following
+        the primary record's link to the user it became; and which of the person ids `ids` were forgotten
+        and when (unix ms). One BatchGetItem per 100 keys, and one more per hop only when a link leads to a
+        record not read yet. Raises botocore errors."""
+        records, forgotten = self._records({key for keys in people.values() for key in keys} | set(people), ids)
+        primary_of = {person: person for person in people}
+        for _ in range(_LINK_HOPS):
+            links = {person: link for person, at in primary_of.items() if (link := records[at].linked) not in ("", at)}
+            if not links:
+                break
+            if missing := {link for link in links.values() if link not in records}:
+                records |= self._records(missing, ())[0]
+            primary_of |= links
+        now = self._clock()
+        found = {}
+        for person, keys in people.items():
+            primary = primary_of[person]
+            names = {key: records[key] for key in [*keys, person, primary]}
+            unlinked = [key for key, record in names.items() if key != primary and record.linked != primary]
+            found[person] = Person(primary, joined(primary, names, now), unlinked, dict(records[primary].applied_at))
+        return found, forgotten
+
+    def _records(self, people: Iterable[str], ids: Iterable[str]) -> tuple[dict[str, Applied], dict[str, int]]:
+        """Records of `people` (absent ones empty) and the forgotten ids of `ids`, in one BatchGetItem per
+        100 keys."""
         wanted = list(dict.fromkeys(people))
         by_key = {_FORGOTTEN + hashed(person_id): person_id for person_id in dict.fromkeys(ids)}
         found = self._get_items([_PERSON + person for person in wanted] + list(by_key))
@@ -141,6 +206,18 @@ class People:
         }
         forgotten = {by_key[key]: int(found[key]["forgotten_at"]["N"]) for key in by_key if key in found}
         return records, forgotten
+
+    def link(self, names: list[str], primary: str) -> None:
+        """Point the records of a person's other names to their primary record (once; best effort)."""
+        fan_out(
+            self._executor,
+            lambda name: self._call(
+                "SET linked = :p, expiration = :e",
+                name,
+                {":p": {"S": primary}, ":e": {"N": str(int(self._clock()) + RETENTION_SECONDS)}},
+            ),
+            names,
+        )
 
     def _get_items(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Items by id: BatchGetItem per 100 ids in parallel, what DynamoDB leaves unprocessed asked again."""
@@ -161,25 +238,40 @@ class People:
                 break
         return found
 
-    def remember(self, updates: list[tuple[str, list[Version], dict[str, Entry]]]) -> None:
+    def remember(self, updates: Sequence[Remembered]) -> None:
         """Per person, in one update: the identify and group versions just applied and the identity entries
         that changed (a tombstone forgets one), each only over an older one: of concurrent writers, the newest
         version and the latest learned entry stay. Failures are logged: the worst outcome is a later stale
         replay applied, or a lookup made again, as without this record."""
         fan_out(self._executor, lambda update: self._remember(*update), [u for u in updates if u[1] or u[2]])
 
-    def _remember(self, person: str, versions: list[Version], changed: dict[str, Entry]) -> None:
+    def _remember(
+        self, person: str, versions: list[Version], changed: dict[str, Entry], seen: Mapping[str, int] | None
+    ) -> None:
         newest: dict[str, int] = {}
         for version in versions:
-            key = hashed(version.subject)
-            newest[key] = max(newest.get(key, 0), version.occurred_ms)
+            for subject in version.subjects:
+                key = hashed(subject)
+                newest[key] = max(newest.get(key, 0), version.occurred_ms)
         entries = {hashed(key): entry for key, entry in changed.items()}
-        if self._update(person, _newer(newest), _learned(entries)) == "ConditionalCheckFailedException":
-            # Something of it is newer already: each part on its own, the rest still recorded.
-            for key, ms in newest.items():
+        if self._update(person, _newer(newest, seen), _learned(entries)) != _CONFLICT:
+            return
+        # Something changed since the record was read: each part on its own, the rest still recorded. A
+        # version of a subject that another request recorded meanwhile (older or newer) was written to
+        # Intercom at the same time as this one, and either write may have landed last: what is there is in
+        # doubt, so the person's next identify or group of that subject is written again, never skipped as
+        # unchanged (without a per-person lock, which would cost a write per event, this is the repair).
+        doubted = set()
+        for key, ms in newest.items():
+            if seen is None or self._update(person, _newer({key: ms}, seen)) == _CONFLICT:
+                doubted.add(key)
                 self._update(person, _newer({key: ms}))
-            for key, entry in entries.items():
-                self._update(person, _learned({key: entry}))
+        doubt = Entry("", int(self._clock() * 1000))
+        for version in versions:
+            if seen is not None and hashed(version.subject) in doubted:
+                entries[hashed(f"written:{version.subject}")] = doubt
+        for key, entry in entries.items():
+            self._update(person, _learned({key: entry}))
 
     def _update(self, person: str, *parts: _Update) -> str | None:
         """One UpdateItem of keys inside the record's maps, refreshing its expiry. A map must exist before
@@ -234,22 +326,27 @@ class People:
         return None
 
     # --- events waiting in the dead-letter queue --------------------------------------------------
-    def queued(self, counts: dict[str, int], now: float) -> None:
-        """`counts[person]` more of their messages wait for a passing failure (not for a later event)."""
+    def queued(self, messages: Iterable[QueuedEvent], now: float) -> None:
+        """These messages wait for a passing failure (not for a later event): each counts on the record of
+        every name of its person (waiting_records), with the group it waits in."""
+        counts: Counter[tuple[str, str]] = Counter(
+            (record, message.person) for message in messages for record in waiting_records(message)
+        )
         values = {":until": {"N": str(int(now) + WAITING_SECONDS)}, ":e": {"N": str(int(now) + RETENTION_SECONDS)}}
         fan_out(
             self._executor,
             lambda entry: self._call(
-                "ADD waiting :n SET waiting_until = :until, expiration = :e",
-                entry[0],
-                {":n": {"N": str(entry[1])}, **values},
+                "ADD waiting :n SET waiting_until = :until, queued_in = :g, expiration = :e",
+                entry[0][0],
+                {":n": {"N": str(entry[1])}, ":g": {"S": entry[0][1]}, **values},
             ),
             list(counts.items()),
         )
 
-    def replayed(self, person: str) -> None:
+    def replayed(self, message: QueuedEvent) -> None:
         """One of the person's waiting messages left the queue (delivered, stale or parked)."""
-        self._call("ADD waiting :minus", person, {":minus": {"N": "-1"}, ":zero": {"N": "0"}}, "waiting > :zero")
+        for record in waiting_records(message):
+            self._call("ADD waiting :minus", record, {":minus": {"N": "-1"}, ":zero": {"N": "0"}}, "waiting > :zero")
 
     # --- leads ----------------------------------------------------------------------------------
     def lead(self, subject: str) -> str | None:
@@ -294,7 +391,53 @@ class People:
 
     def forgotten(self, ids: Iterable[str]) -> dict[str, int]:
         """Which of these person ids were forgotten, and when (unix ms). Raises botocore errors."""
-        return self.lookup((), ids)[1]
+        return self._records((), ids)[1]
+
+
+class Remembered(NamedTuple):
+    """One person's update: their primary record, the versions applied, the identity entries that changed,
+    and that record's applied times as read before the writes (None: not read; no doubt is detected)."""
+
+    person: str
+    versions: list[Version]
+    changed: dict[str, Entry]
+    seen: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as a request or a replay sees them: the record their identifies and groups are written to
+    (their primary name's, or the user's their primary name links to), all their names' records as one,
+    the records of their other names that do not point to the primary yet, and the primary's applied times
+    as read (what `remember` compares with to see a concurrent writer)."""
+
+    primary: str
+    record: Applied
+    unlinked: list[str]
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def remembered(self, versions: list[Version], changed: dict[str, Entry]) -> Remembered:
+        return Remembered(self.primary, versions, changed, self.seen)
+
+    def queue_group(self, now: float) -> str:
+        """The message group of anything of theirs queued now: behind what waits, else the primary's."""
+        return (self.record.queued_in or self.primary) if self.record.has_waiting(now) else self.primary
+
+
+def names_of(event: dict[str, Any], fallback: str) -> tuple[str, list[str]]:
+    """An event's person as record keys: the primary (`fallback` if the event names nobody) and every name."""
+    names = person_names(event)
+    if not names:
+        return fallback, [fallback]
+    return person_group(primary_name(names)), [person_group(name) for name in names]
+
+
+def waiting_records(message: QueuedEvent) -> list[str]:
+    """The records a queued message counts on while it waits: its group's, and (since format 2) those of
+    every name of its person, so that an event carrying any one of them queues behind it."""
+    if message.version < 2:
+        return [message.person]
+    return list(dict.fromkeys([message.person, *names_of(message.event, message.person)[1]]))
 
 
 @dataclass
@@ -308,15 +451,22 @@ class _Update:
     conditions: list[str] = field(default_factory=list)
 
 
-def _newer(newest: dict[str, int]) -> _Update:
-    """applied_at entries, each only if newer than what a concurrent request recorded (never roll back)."""
+def _newer(newest: dict[str, int], seen: Mapping[str, int] | None = None) -> _Update:
+    """applied_at entries, each only if newer than what a concurrent request recorded (never roll back); with
+    `seen` (the record as read before the writes to Intercom), only if nobody recorded one since."""
     update = _Update(("applied_at",))
     for n, (key, ms) in enumerate(newest.items()):
         path = f"applied_at.#a{n}"
         update.names[f"#a{n}"] = key
         update.values[f":a{n}"] = {"N": str(ms)}
         update.sets.append(f"{path} = :a{n}")
-        update.conditions.append(f"(attribute_not_exists({path}) OR {path} < :a{n})")
+        if seen is None:
+            update.conditions.append(f"(attribute_not_exists({path}) OR {path} < :a{n})")
+        elif key in seen:
+            update.values[f":s{n}"] = {"N": str(seen[key])}
+            update.conditions.append(f"{path} = :s{n}")
+        else:
+            update.conditions.append(f"attribute_not_exists({path})")
     return update
 
 
@@ -349,4 +499,6 @@ def _applied(item: dict[str, Any]) -> Applied:
         waiting=int(item.get("waiting", {}).get("N", 0)),
         identity=_identity(item),
         waiting_until=int(item.get("waiting_until", {}).get("N", 0)),
+        queued_in=item.get("queued_in", {}).get("S", ""),
+        linked=item.get("linked", {}).get("S", ""),
     )

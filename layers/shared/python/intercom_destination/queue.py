@@ -55,7 +55,7 @@ class QueuedEvent:
     attempts: int = 1
     reason: str = ""  # set when parked
     mapped_by: dict[str, Any] | None = None  # the action that fired at ingest (None: the type's default action)
-    version: int = field(default=1)
+    version: int = field(default=2)  # 2: counted on the records of every name of its person (people.py)
 
     @property
     def message_id(self) -> str | None:
@@ -101,6 +101,7 @@ class Received:
     receipt: str
     receive_count: int
     group: str
+    sqs_id: str = ""  # SQS's MessageId: the same on every receive (tries.py counts failed tries by it)
 
 
 def person_group(person_key: str) -> str:
@@ -180,6 +181,7 @@ class Queue:
                 receipt=raw["ReceiptHandle"],
                 receive_count=int(raw["Attributes"]["ApproximateReceiveCount"]),
                 group=raw["Attributes"].get("MessageGroupId", ""),
+                sqs_id=raw["MessageId"],
             )
             for raw in response.get("Messages", [])
         ]

@@ -4,8 +4,9 @@ A run drains in rounds while messages are visible: each round takes one message 
 lane and replays the lanes side by side. Each message resumes at its step (a group whose company exists
 replays only the attach). Delivered → deleted. Retryable failure → hidden with exponential backoff (30 s,
 60 s, … up to 12 h; a later round of the same run may retry it) and, FIFO, its person's later messages
-wait behind it. Refused by Intercom for good →
-parked with the reason. A message received more than maxReceiveCount times is parked by SQS itself.
+wait behind it; after `REDRIVE_MAX_REPLAYS` failed tries (counted per message, tries.py: SQS's receive
+count also counts receives that tried nothing) → parked. Refused by Intercom for good → parked with the
+reason. A message received more than maxReceiveCount times (a high safety net) is parked by SQS itself.
 A rate limit, or a window whose remaining calls are down to the share kept for live traffic
 (`REDRIVE_LIVE_SHARE`), pauses the run until Intercom's window resets; the run ends only when the
 reset comes after its budget.
@@ -25,16 +26,18 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import bounded_json, intercom
-from .delivery import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
+from .delivery import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
 from .events import FieldError, InvalidCallError, parse_call
 from .fanout import fan_out
 from .identity import keys_of, person_ids
 from .intercom import RateLimitedError, RateLimitState
 from .mapping import map_call
 from .mapping.actions import Action
-from .people import Applied, People, version_of
+from .mapping.plans import Plan
+from .people import Applied, People, Person, Version, names_of, version_of
 from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, QueueUnavailableError, Received
 from .settings import Settings
+from .tries import Tries
 
 logger = Logger(child=True)
 #: `_replay`'s answer for a message Intercom's rate limit kept untried: the same one again, after a pause.
@@ -85,6 +88,7 @@ class Redrive:
         parking: Queue,
         people: People,
         rate_limit: RateLimitState,
+        tries: Tries,
         executor: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -94,6 +98,7 @@ class Redrive:
         self._parking = parking
         self._people = people
         self._rate_limit = rate_limit
+        self._tries = tries
         self._executor = executor
         self._lanes = settings.delivery_concurrency
         self._clock = clock
@@ -267,7 +272,13 @@ class Redrive:
                 summary.replayed -= 1
                 logger.info("rate limited; the message waits for the window", extra=log)
                 return _AGAIN
-            wait = self.backoff(received.receive_count)
+            tries = self._tries.failed(received.sqs_id, received.receive_count)
+            if tries >= self._settings.redrive_max_replays:
+                logger.warning("replay failed too often; parked", extra={**log, "tries": tries})
+                gave_up = replace(last, message=f"after {tries} tries: {last.message}"[:500])
+                self._park(received, gave_up, failure.step, failure.state, summary, done)
+                return None
+            wait = self.backoff(tries)
             self._hide(received, wait, summary)
             logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
             # Waiting for a later event of the person (the identify): let that one through meanwhile.
@@ -301,24 +312,39 @@ class Redrive:
         if not version:
             self._deliverer.deliver(plan, message.step, message.state)
             return True
-        record = self._applied(message.person)
+        person = self._person(message)
+        record = person.record
         if record.is_stale(version):
             return False
         self._deliverer.recall(record.recalled(keys_of(plan)))
-        self._deliverer.deliver(plan, message.step, message.state)
-        # What was written now, so a new function's next identical identify is skipped only if it matches.
-        self._people.remember([(message.person, [version], record.changes(self._deliverer.identity(keys_of(plan))))])
+        try:
+            self._deliverer.deliver(plan, message.step, message.state)
+        except DeliveryError as failure:
+            if failure.step == COMPANY_WRITTEN and message.step != COMPANY_WRITTEN:
+                self._remember(person, version, plan)  # the company was written: an older group must not undo it
+            raise
+        self._remember(person, version, plan)
         return True
 
-    def _applied(self, person: str) -> Applied:
+    def _remember(self, person: Person, version: Version, plan: Plan) -> None:
+        """The version applied and what was written, so a new function's next identical identify is skipped
+        only if it matches; the person's other names pointed to their record."""
+        changes = person.record.changes(self._deliverer.identity(keys_of(plan)))
+        self._people.remember([person.remembered([version], changes)])
+        if person.unlinked:
+            self._people.link(person.unlinked, person.primary)
+
+    def _person(self, message: QueuedEvent) -> Person:
+        """The message's person as ingest saw them: the records of every name its event carries, as one."""
+        primary, keys = names_of(message.event, message.person)
         try:
-            return self._people.read([person])[person]
+            return self._people.lookup({primary: [*keys, message.person]})[0][primary]
         except (BotoCoreError, ClientError):
             logger.exception("person record unreadable; replaying without a staleness check")
-            return Applied()
+            return Person(primary, Applied(), [])
 
-    def backoff(self, receive_count: int) -> int:
-        return min(self._settings.redrive_backoff_seconds * 2 ** max(receive_count - 1, 0), MAX_VISIBILITY_SECONDS)
+    def backoff(self, tries: int) -> int:
+        return min(self._settings.redrive_backoff_seconds * 2 ** max(tries - 1, 0), MAX_VISIBILITY_SECONDS)
 
     def _hide(self, received: Received, seconds: int, summary: Summary) -> None:
         self._dead_letters.hide(received.receipt, seconds)
@@ -344,7 +370,7 @@ class Redrive:
     def _left_queue(self, message: QueuedEvent) -> None:
         """Count down the person's waiting messages (ingest counted those queued for a passing failure)."""
         if message.last_error.code != WAITS_FOR_LATER_EVENT:
-            self._people.replayed(message.person)
+            self._people.replayed(message)
 
 
 def _received_ms(message: QueuedEvent) -> int:

@@ -67,7 +67,8 @@ class Settings(BaseModel):
     idempotency_table: str | None = None
     idempotency_window_seconds: int = Field(default=24 * 3600, gt=0)
     redrive_budget_seconds: float = Field(default=50.0, gt=0)
-    redrive_backoff_seconds: int = Field(default=30, gt=0)  # first retry; doubles per receive, capped at 12 h
+    redrive_backoff_seconds: int = Field(default=30, gt=0)  # first retry; doubles per failed try, capped at 12 h
+    redrive_max_replays: int = Field(default=10, gt=0, le=1000)  # failed tries before the redrive parks it
     redrive_live_share: float = Field(default=0.2, ge=0, lt=1)  # of Intercom's window, left to live traffic
     redrive_round_seconds: float = Field(default=90.0, gt=0)  # well inside the dead-letter queue's 120 s visibility
 

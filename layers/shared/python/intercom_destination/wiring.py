@@ -25,6 +25,7 @@ from .queue import Queue
 from .redrive import Redrive
 from .secrets import intercom_token, webhook_secrets, write_keys
 from .settings import Settings, get_settings
+from .tries import Tries
 
 #: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest (3 attempts in
 #: all: `total_max_attempts` counts the first, `max_attempts` would count retries only). The ingest request
@@ -170,7 +171,8 @@ def redrive_service() -> Redrive:
     settings = get_settings()
     dead_letters, parking = _queues(settings)
     lanes = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="redrive")
-    return Redrive(settings, _deliverer(), dead_letters, parking, _people(), _client().rate_limit, lanes)
+    tries = Tries(_dynamodb(), _required(settings.idempotency_table, "IDEMPOTENCY_TABLE"))
+    return Redrive(settings, _deliverer(), dead_letters, parking, _people(), _client().rate_limit, tries, lanes)
 
 
 def reset() -> None:

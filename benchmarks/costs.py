@@ -1,0 +1,223 @@
+"""What each event costs, on this tree and on a baseline commit, side by side in one run (part of
+`make bench`): Intercom calls, DynamoDB requests, read and write units per event, and the handler's CPU.
+
+Each tree is measured by this same script in a process of its own, with that tree's layer, functions
+and local stack on the path (`git worktree` makes the baseline's), so the two columns differ only by
+the code under test, measured on the same machine at the same time.
+
+- Intercom calls and DynamoDB costs: the real ingest handler behind the local stack (sandbox Intercom,
+  moto's DynamoDB), 20 people per request; DynamoDB calls are counted as botocore makes them. Units are
+  counted as DynamoDB bills items of up to 1 KB written and 4 KB read (strongly consistent: 1 unit an
+  item; a transaction's items count twice); a bigger person record costs more, not shown here.
+- CPU: the real handler against instant Intercom and AWS stand-ins (benchmarks/instant.py), a 100-event
+  batch of repeat traffic, process CPU per event; min and median of several runs.
+
+Not measured: real AWS and Intercom latencies, and item sizes over 1 KB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The last commit before issue #19's work (many warm instances, clocks, one person across ids).
+BASELINE = "41c733c"
+PEOPLE = 20
+_ids = itertools.count()
+
+
+def _identify(user: str) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com", "plan": "pro"}}
+
+
+def _browser_identify(user: str) -> dict[str, Any]:
+    """What analytics.js sends after a login: the userId, the visitor's anonymousId, the email."""
+    return {**_identify(user), "anonymousId": f"anon-{user}"}
+
+
+def _group(user: str) -> dict[str, Any]:
+    return {"type": "group", "userId": user, "groupId": f"co-{user}", "traits": {"name": f"Company {user}"}}
+
+
+def _track(user: str) -> dict[str, Any]:
+    return {"type": "track", "userId": user, "event": "Viewed"}
+
+
+MIXES = {
+    "identify, userId": _identify,
+    "identify, browser (userId + anonymousId)": _browser_identify,
+    "group": _group,
+    "track": _track,
+}
+
+
+# --- one tree, in this process ------------------------------------------------------------------------
+class _DynamoDBCounter:
+    """DynamoDB requests and billed units as botocore sends them (before-call on boto3's default session,
+    which every client of the destination is made from)."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.reads = 0.0
+        self.writes = 0.0
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        name = model.name
+        self.requests[name] += 1
+        consistent = 1.0 if params.get("ConsistentRead") else 0.5
+        if name == "GetItem":
+            self.reads += consistent
+        elif name == "BatchGetItem":
+            for table in params["RequestItems"].values():
+                self.reads += len(table["Keys"]) * (1.0 if table.get("ConsistentRead") else 0.5)
+        elif name in ("PutItem", "UpdateItem", "DeleteItem"):
+            self.writes += 1
+        elif name == "TransactWriteItems":
+            self.writes += 2 * len(params["TransactItems"])
+        elif name == "BatchWriteItem":
+            self.writes += sum(len(items) for items in params["RequestItems"].values())
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.reads = self.writes = 0.0
+
+
+def measure() -> dict[str, Any]:
+    """This tree's figures (the tree is the one on sys.path: its layer, local stack and benchmarks)."""
+    import boto3
+    import urllib3
+
+    from local import stack as local_stack
+    from local.sandbox import SandboxControl
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    counter = _DynamoDBCounter()
+    running = local_stack.start()
+    results: dict[str, Any] = {}
+    try:
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", counter)
+        sandbox = SandboxControl(running.intercom_api_base)
+        http = urllib3.PoolManager()
+        headers = {"Authorization": "Bearer dev-write-key", "Content-Type": "application/json"}
+
+        def send(events: list[dict[str, Any]]) -> None:
+            body = json.dumps({"batch": [{**event, "messageId": f"m{next(_ids)}"} for event in events]})
+            assert http.request("POST", running.url + "/v1/batch", body=body, headers=headers).status == 200
+
+        for mix, make in MIXES.items():
+            for phase in ("first seen", "repeat"):
+                if phase == "first seen":
+                    sandbox.reset()
+                    running.clear()
+                    local_stack.configure(**running.function_env())
+                    if mix == "group":  # the people exist; the companies are new
+                        send([_identify(f"p{n}") for n in range(PEOPLE)])
+                counter.reset()
+                before = len(sandbox.requests())
+                send([make(f"p{n}") for n in range(PEOPLE)])
+                results[f"{mix}, {phase}"] = {
+                    "intercom": (len(sandbox.requests()) - before) / PEOPLE,
+                    "dynamodb": sum(counter.requests.values()) / PEOPLE,
+                    "reads": counter.reads / PEOPLE,
+                    "writes": counter.writes / PEOPLE,
+                }
+    finally:
+        running.stop()
+    results["cpu"] = _cpu()
+    return results
+
+
+def _cpu(runs: int = 7) -> list[float]:
+    """Handler CPU ms per event, 100 repeat events (identify, group, 2 tracks per user, 25 users)."""
+    from benchmarks.instant import api_request, instant_ingest, lambda_env
+
+    users = [f"c{n}" for n in range(25)]
+
+    def batch() -> list[dict[str, Any]]:
+        events = [e for user in users for e in (_identify(user), _group(user), _track(user), _track(user))]
+        return [{**event, "messageId": f"m{next(_ids)}"} for event in events]
+
+    os.environ.update(lambda_env())
+    per_event = []
+    with instant_ingest() as handle:
+        for _ in range(3):
+            assert handle(api_request(batch()))["statusCode"] == 200
+        for _ in range(runs):
+            request = api_request(batch())
+            started = time.process_time()
+            assert handle(request)["statusCode"] == 200
+            per_event.append((time.process_time() - started) * 1000 / 100)
+    return per_event
+
+
+# --- both trees, side by side -------------------------------------------------------------------------
+def _run(tree: Path) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tree / 'layers' / 'shared' / 'python'}:{tree}",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+    command = [sys.executable, str(Path(__file__).resolve()), "--measure"]
+    done = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)  # noqa: S603
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _git(*args: str) -> None:
+    subprocess.run(["git", "-C", str(ROOT), *args], check=True)  # noqa: S603, S607
+
+
+def main() -> None:
+    from benchmarks.run import markdown
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", default=BASELINE, help=f"the commit to compare with (default {BASELINE})")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure()))
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        baseline = Path(scratch) / "baseline"
+        _git("worktree", "add", "--detach", "-q", str(baseline), args.baseline)
+        try:
+            before, after = _run(baseline), _run(ROOT)
+        finally:
+            _git("worktree", "remove", "--force", str(baseline))
+    print(f"Per event, {PEOPLE} people per request: baseline {args.baseline} → this tree (local stack, moto)\n")
+    rows = [
+        (
+            scenario,
+            *(f"{before[scenario][key]:.2f} → {after[scenario][key]:.2f}" for key in ("intercom", "dynamodb")),
+            *(f"{before[scenario][key]:.2f} → {after[scenario][key]:.2f}" for key in ("reads", "writes")),
+        )
+        for scenario in before
+        if scenario != "cpu"
+    ]
+    headers = ("event", "Intercom calls", "DynamoDB requests", "read units", "write units")
+    print(markdown(headers, rows))
+    print("\nHandler CPU per event, ms (100 repeat events, instant stand-ins), same run\n")
+    cpu = [
+        (name, f"{min(values):.3f}", f"{statistics.median(values):.3f}")
+        for name, values in (("baseline " + args.baseline, before["cpu"]), ("this tree", after["cpu"]))
+    ]
+    ratio = statistics.median(after["cpu"]) / statistics.median(before["cpu"])
+    print(markdown(("tree", "min", "median"), cpu))
+    print(f"\nthis tree / baseline (medians): {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
