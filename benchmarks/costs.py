@@ -64,7 +64,7 @@ MIXES = {
 
 # --- one tree, in this process ------------------------------------------------------------------------
 class _DynamoDBCounter:
-    """DynamoDB requests and billed units as botocore sends them (before-call on boto3's default session,
+    """DynamoDB requests and billed units as botocore builds them (before-parameter-build on boto3's default session,
     which every client of the destination is made from)."""
 
     def __init__(self) -> None:
@@ -108,7 +108,7 @@ def measure() -> dict[str, Any]:
     try:
         boto3.setup_default_session()
         assert boto3.DEFAULT_SESSION is not None
-        boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", counter)
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build.dynamodb", counter)
         sandbox = SandboxControl(running.intercom_api_base)
         http = urllib3.PoolManager()
         headers = {"Authorization": "Bearer dev-write-key", "Content-Type": "application/json"}

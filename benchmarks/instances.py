@@ -24,8 +24,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from intercom_destination.settings import Settings
-
 from benchmarks.run import markdown
 from local import stack as local_stack
 from local.instances import Instances
@@ -123,6 +121,8 @@ def _plan(sandbox: SandboxControl, person: str) -> str:
 
 
 def crash_table(stack: local_stack.Stack, sandbox: SandboxControl, runs: int) -> list[tuple[str, ...]]:
+    from intercom_destination.settings import Settings  # after local: it puts the layer on the path
+
     settings = Settings()
     claim = settings.delivery_budget_seconds + settings.intercom_read_timeout + 5
     waits = []

@@ -4,7 +4,8 @@ the servers are gone.
 
 - `InstantIntercom`: a urllib3 pool whose `request` answers at once, in the shapes Intercom answers.
 - `instant_aws()`: botocore's `before-send` hook answers every DynamoDB, SQS and SSM call (after botocore
-  built and signed it) with an empty success, so parsing runs too.
+  built and signed it) with an empty success, so parsing runs too; only the person records' links are
+  remembered and read back (a link is written once per name, not on every request).
 - `instant_ingest()`: the real ingest handler, in a new environment, against both.
 """
 
@@ -85,16 +86,27 @@ _ANSWERS: dict[str, dict[str, Any]] = {
 
 #: Calls answered, by operation (what a request costs in AWS requests).
 AWS_CALLS: Counter[str] = Counter()
+#: Person records' links to their primary record, as written (a link is written once, then read back).
+_LINKS: dict[str, str] = {}
 
 
 def _answer(request: Any, **_: Any) -> AWSResponse:
     operation = request.headers.get("X-Amz-Target", b"").decode().rpartition(".")[2]
     AWS_CALLS[operation] += 1
-    if operation == "SendMessageBatch":
+    if operation == "UpdateItem" and b"linked = :p" in request.body:
+        sent = json.loads(request.body)
+        _LINKS[sent["Key"]["id"]["S"]] = sent["ExpressionAttributeValues"][":p"]["S"]
+    if operation == "BatchGetItem":
+        (table, wanted), *_ = json.loads(request.body)["RequestItems"].items()
+        found = [
+            {"id": key["id"], "linked": {"S": _LINKS[key["id"]["S"]]}}
+            for key in wanted["Keys"]
+            if key["id"]["S"] in _LINKS
+        ]
+        body: dict[str, Any] = {"Responses": {table: found}, "UnprocessedKeys": {}}
+    elif operation == "SendMessageBatch":
         entries = json.loads(request.body)["Entries"]
-        body: dict[str, Any] = {
-            "Successful": [{"Id": e["Id"], "MessageId": "m", "MD5OfMessageBody": ""} for e in entries]
-        }
+        body = {"Successful": [{"Id": e["Id"], "MessageId": "m", "MD5OfMessageBody": ""} for e in entries]}
     else:
         body = _ANSWERS.get(operation, {})
     headers: Any = {"Content-Type": "application/x-amz-json-1.0"}

@@ -587,6 +587,9 @@ def test_two_redrive_runs_at_once_never_replay_a_message_twice(
     hides a message group while one of its messages is in flight, so concurrent runs share the work."""
     from concurrent.futures import ThreadPoolExecutor
 
+    # The setup must deliver all 30 identifies: on a loaded machine, 30 contact creations (each validated
+    # against the OpenAPI description) can outlast the default 5 s budget, and one deferred is one more message.
+    cold_start(stack, DELIVERY_BUDGET_SECONDS="30", **FAST_BACKOFF)
     users = [f"u{n}" for n in range(30)]
     assert api.batch(*(identify(user) for user in users)).status == 200
     sandbox.configure(faults=[{"status": 503, "path": "/events"}])

@@ -75,6 +75,20 @@ def test_a_redrive_round_ends_before_its_messages_become_visible_again(template:
     assert int(redrive["Environment"]["Variables"]["REDRIVE_BUDGET_SECONDS"]) + 30 <= redrive["Timeout"]
 
 
+def test_the_redrive_parks_by_its_own_count_and_sqs_only_as_a_safety_net(template: dict[str, Any]) -> None:
+    """SQS's receive count also counts receives that tried nothing (a forget's scan, releases behind a failed
+    message), so the redrive parks after MaxReplays failed tries of its own count; the queue's
+    maxReceiveCount (SQS allows 1 to 1,000: docs/consistency.md) stays far above it by default."""
+    parameters = template["Parameters"]
+    variables = template["Resources"]["RedriveFunction"]["Properties"]["Environment"]["Variables"]
+    policy = template["Resources"]["DeadLetterQueue"]["Properties"]["RedrivePolicy"]
+    assert variables["REDRIVE_MAX_REPLAYS"] == {"Ref": "MaxReplays"}
+    assert policy["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    assert parameters["MaxReplays"]["Default"] == Settings().redrive_max_replays
+    assert parameters["MaxReceiveCount"]["MaxValue"] == 1000 == parameters["MaxReceiveCount"]["Default"]
+    assert parameters["MaxReceiveCount"]["Default"] >= 10 * parameters["MaxReplays"]["Default"]
+
+
 def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -> None:
     import json
 

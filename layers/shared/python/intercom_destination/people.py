@@ -105,11 +105,12 @@ class Applied:
 
     def changes(self, known: Mapping[str, Entry]) -> dict[str, Entry]:
         """What is `known` now that this record lacks, or holds otherwise and learned earlier (a tombstone:
-        proven wrong, to be forgotten by every function)."""
+        proven wrong, to be forgotten by every function). A tombstone of what the record never held is no
+        change (a track's 404 for a contact nobody knew yet costs no write)."""
         changed = {}
         for key, entry in known.items():
             held = self.identity.get(hashed(key))
-            if held is None or (held.value != entry.value and entry.at > held.at):
+            if entry.value if held is None else held.value != entry.value and entry.at > held.at:
                 changed[key] = entry
         return changed
 
