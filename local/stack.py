@@ -37,6 +37,7 @@ BASE_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # as the template sets it
 }
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .dedupe import Dedupe
 from .identity import hashed, person_ids
@@ -53,6 +54,10 @@ class Forgotten:
         )
 
 
+class ForgetIncompleteError(RuntimeError):
+    """DynamoDB or SQS could not be reached: part of the forget may be done, and running it again finishes it."""
+
+
 class Forgetter:
     def __init__(
         self,
@@ -71,10 +76,20 @@ class Forgetter:
         self._parking = parking
 
     def forget(self, user_id: str | None = None, email: str | None = None) -> Forgotten:
-        """Raises ValueError without an id; Intercom, SQS and DynamoDB errors propagate (run it again)."""
+        """Raises ValueError without an id, ForgetIncompleteError when AWS cannot be reached, and Intercom's
+        errors as they are: in every case, run it again (it is idempotent)."""
         user_id, email = str(user_id or "").strip() or None, str(email or "").strip().lower() or None
         if not user_id and not email:
             raise ValueError("give a userId or an email")
+        try:
+            return self._forget(user_id, email)
+        except (BotoCoreError, ClientError) as exc:
+            raise ForgetIncompleteError(
+                f"the forget stopped: AWS could not be reached ({type(exc).__name__}: {str(exc)[:300]}); "
+                "run it again, it is idempotent"
+            ) from exc
+
+    def _forget(self, user_id: str | None, email: str | None) -> Forgotten:
         started_ms = int(time.time() * 1000)
         ids = [f"userId:{user_id}"] * bool(user_id) + [f"email:{email}"] * bool(email)
         self._people.tombstone(ids, started_ms)

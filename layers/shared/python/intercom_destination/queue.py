@@ -173,18 +173,11 @@ class Queue:
             QueueUrl=self.url,
             MaxNumberOfMessages=BATCH_SIZE,
             WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
+            # AttributeNames, deprecated but served, not MessageSystemAttributeNames: the runtime's botocore
+            # may predate it (1.34.101), and with parameter validation off an unknown name is dropped silently.
+            AttributeNames=["ApproximateReceiveCount", "MessageGroupId"],
         )
-        return [
-            Received(
-                message=_read(raw["Body"], raw["Attributes"].get("MessageGroupId", "")),
-                receipt=raw["ReceiptHandle"],
-                receive_count=int(raw["Attributes"]["ApproximateReceiveCount"]),
-                group=raw["Attributes"].get("MessageGroupId", ""),
-                sqs_id=raw["MessageId"],
-            )
-            for raw in response.get("Messages", [])
-        ]
+        return [_received(raw) for raw in response.get("Messages", [])]
 
     def delete(self, receipt: str) -> None:
         self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt)
@@ -223,6 +216,18 @@ class Queue:
             QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _received(raw: dict[str, Any]) -> Received:
+    attributes = raw.get("Attributes", {})
+    group = attributes.get("MessageGroupId", "")
+    return Received(
+        message=_read(raw["Body"], group),
+        receipt=raw["ReceiptHandle"],
+        receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
+        group=group,
+        sqs_id=raw["MessageId"],
+    )
 
 
 def _read(body: str, group: str) -> QueuedEvent:

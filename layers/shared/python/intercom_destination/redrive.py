@@ -127,7 +127,13 @@ class Redrive:
         are in flight, so no group is split between lanes."""
         received: list[Received] = []
         while len({message.group for message in received}) < self._lanes:
-            batch = self._dead_letters.receive()
+            try:
+                batch = self._dead_letters.receive()
+            except (BotoCoreError, ClientError) as exc:  # what this round holds returns after its visibility timeout
+                raise QueueUnavailableError(
+                    f"the dead-letter queue could not be read ({type(exc).__name__}: {str(exc)[:300]}); "
+                    "nothing more is replayed in this run, the next one tries again"
+                ) from exc
             if not batch:
                 break
             received += batch

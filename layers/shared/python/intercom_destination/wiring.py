@@ -33,14 +33,15 @@ from .tries import Tries
 #: connection per delivery thread at most (the settings cap those at 64). Our requests are built by our
 #: own code and tests, so botocore's client-side validation of every parameter (a third of the CPU of a
 #: batch's durability work, measured) is skipped; DynamoDB still validates them. The regional endpoint
-#: (not the account-based one) spares botocore evaluating expressions over every item of a batch.
+#: (not the account-based one, which costs botocore expressions over every item of a batch) is chosen by
+#: AWS_ACCOUNT_ID_ENDPOINT_MODE=disabled in the template, not here: the runtime's botocore may predate the
+#: Config parameter (1.37), and an unknown parameter is a TypeError at import (docs/runtime.md).
 _AWS_CONFIG = Config(
     connect_timeout=2,
     read_timeout=5,
     retries={"mode": "standard", "total_max_attempts": 3},
     max_pool_connections=64,
     parameter_validation=False,
-    account_id_endpoint_mode="disabled",
 )
 
 
