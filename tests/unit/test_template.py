@@ -89,6 +89,33 @@ def test_the_redrive_parks_by_its_own_count_and_sqs_only_as_a_safety_net(templat
     assert parameters["MaxReceiveCount"]["Default"] >= 10 * parameters["MaxReplays"]["Default"]
 
 
+def test_every_alarm_reaches_a_topic_cloudwatch_can_publish_to(template: dict[str, Any]) -> None:
+    """CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key alias/aws/sns (its
+    policy does not admit CloudWatch): the stack's topic uses a key of its own that does, or none."""
+    resources = template["Resources"]
+    topic = resources["AlarmTopic"]["Properties"]
+    assert "alias/aws/sns" not in str(topic.get("KmsMasterKeyId"))
+    assert topic["KmsMasterKeyId"] == {
+        "Fn::If": ["EncryptAlarmTopic", {"Ref": "AlarmTopicKey"}, {"Ref": "AWS::NoValue"}]
+    }
+    statements = resources["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert resources["AlarmTopicKey"]["Properties"]["EnableKeyRotation"] is True
+    alarms = {name: r for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert len(alarms) >= 8
+    topic_or_theirs = [{"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}]
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == topic_or_theirs, name
+
+
+def test_the_table_can_be_restored_to_any_second_of_the_last_35_days(template: dict[str, Any]) -> None:
+    """It holds the erasure tombstones and the person records, which no queue can bring back."""
+    table = template["Resources"]["IdempotencyTable"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
 def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -> None:
     import json
 
