@@ -85,6 +85,7 @@ bench: install  ## calls per event, speed, CPU, cold start, drain rate, answers 
 	$(BIN)/python -m benchmarks.budget
 	$(BIN)/python -m benchmarks.costs
 	$(BIN)/python -m benchmarks.instances
+	$(BIN)/python -m benchmarks.coldstart313
 
 soak: install  ## 1,000 events with 20 % of Intercom calls failing, replayed until every event is in exactly once
 	$(BIN)/python -m benchmarks.soak
