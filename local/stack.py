@@ -55,7 +55,7 @@ def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT, prefix:
     """Create (or find) the two FIFO queues and the idempotency table, as the template does."""
     os.environ.update(BASE_ENV)
     sqs = boto3.client("sqs", endpoint_url=endpoint)
-    fifo: dict[Any, str] = {"FifoQueue": "true", "MessageRetentionPeriod": "1209600"}
+    fifo: dict[Any, str] = {"FifoQueue": "true", "MessageRetentionPeriod": "1209600", "MaximumMessageSize": "1048576"}
     parking = sqs.create_queue(QueueName=f"{prefix}-parking.fifo", Attributes=fifo)["QueueUrl"]
     parking_arn = sqs.get_queue_attributes(QueueUrl=parking, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = f'{{"deadLetterTargetArn": "{parking_arn}", "maxReceiveCount": "{max_receive_count}"}}'

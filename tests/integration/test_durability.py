@@ -695,3 +695,22 @@ def test_a_message_that_keeps_failing_is_parked_after_its_failed_tries_not_its_r
     (parked,) = stack.peek(parked=True)
     assert parked.message_id == "m-1"
     assert parked.reason.startswith("contact_not_found: after 2 tries:")
+
+
+def test_ten_of_the_largest_events_in_emoji_are_queued_together(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """Events at the largest MaxEventBytes (256 KB, counted as UTF-8 at intake) of emoji, CJK and characters
+    SQS refuses raw: queued as UTF-8 (escaped, an emoji was 12 bytes, and ten such messages made one
+    SendMessageBatch of 7 MB, refused whole, 503 on every resend), in batches under SQS's 1 MiB."""
+    cold_start(stack, MAX_EVENT_BYTES="262144", MAX_BATCH_BYTES="6000000")
+    assert api.batch(identify("u1")).status == 200
+    sandbox.configure(faults=[{"status": 503, "path": "/events"}])
+    texts = ["😀" * 60_000, "山田" * 40_000, "\uffff\u2028\x7f" * 30_000]
+    events = [{**track("u1", "Big", f"big-{n}"), "properties": {"note": texts[n % 3]}} for n in range(10)]
+    reply = api.batch(*events)
+    assert reply.status == 200, reply.body
+    assert stack.depth() == 10
+    assert [message.event["properties"]["note"] for message in stack.peek()] == [
+        e["properties"]["note"] for e in events
+    ]

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from intercom_destination.dedupe import idempotency_key
-from intercom_destination.queue import MAX_VISIBILITY_SECONDS, LastError, QueuedEvent, person_group
+from intercom_destination.queue import (
+    BATCH_BYTES,
+    BATCH_SIZE,
+    MAX_VISIBILITY_SECONDS,
+    LastError,
+    QueuedEvent,
+    by_size,
+    person_group,
+)
 from intercom_destination.redrive import Redrive
 from intercom_destination.settings import Settings
 
@@ -28,6 +39,26 @@ def test_a_message_survives_the_round_trip_and_carries_no_secret() -> None:
     assert QueuedEvent.from_json(body) == original
     assert "writeKey" not in body
     assert original.message_id == "m1"
+
+
+def test_a_message_is_utf8_as_sent_and_holds_only_what_sqs_takes() -> None:
+    """SQS takes #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in a body; text stays UTF-8 (an
+    emoji is 4 bytes, not a 12-byte escape), the rest is escaped, and the event comes back as it was."""
+    text = "山田 😀 \u2028 \x7f \x01 \uffff \ud800 end"
+    original = replace(message(), event={**message().event, "traits": {"name": text * 1000}})
+    body = original.to_json()
+    assert QueuedEvent.from_json(body) == original
+    assert not re.search("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", body)
+    words = replace(original, event={**original.event, "traits": {"name": "山田 😀 " * 1000}})
+    assert len(words.to_json().encode()) < len(("山田 😀 " * 1000).encode()) + 1000  # the envelope; escaped: 2.5×
+
+
+def test_batches_hold_ten_messages_or_one_mebibyte_whichever_comes_first() -> None:
+    assert [len(batch) for batch in by_size(list(range(23)), lambda _: 100)] == [10, 10, 3]
+    sizes = [600_000, 500_000, 400_000, 300_000, BATCH_BYTES + 1, 10]
+    batches = by_size(list(range(len(sizes))), sizes.__getitem__)
+    assert batches == [[0], [1, 2], [3], [4], [5]]  # the oversized one alone: SQS refuses only it
+    assert all(len(batch) <= BATCH_SIZE for batch in batches)
 
 
 def test_a_parked_message_says_why() -> None:

@@ -116,6 +116,53 @@ def test_the_table_can_be_restored_to_any_second_of_the_last_35_days(template: d
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
+def test_the_largest_event_allowed_fits_one_queue_message(template: dict[str, Any]) -> None:
+    """An event is counted as UTF-8 at intake and queued as UTF-8 (queue.QueuedEvent.to_json) with an
+    envelope of a few KB; SQS's largest message, 1 MiB, is set on both queues (docs/deploy-checks.md)."""
+    largest_event = template["Parameters"]["MaxEventBytes"]["MaxValue"]
+    for queue in ("DeadLetterQueue", "ParkingQueue"):
+        size = template["Resources"][queue]["Properties"]["MaximumMessageSize"]
+        assert size == 1_048_576, queue
+        assert largest_event + 64 * 1024 <= size, queue
+
+
+def test_the_queues_take_an_outage_of_many_small_requests(template: dict[str, Any]) -> None:
+    """Plain FIFO takes 300 calls a second per action; high-throughput mode (deduplication and the quota
+    per message group) takes far more, and our deduplication ids are unique per message anyway."""
+    for queue in ("DeadLetterQueue", "ParkingQueue"):
+        properties = template["Resources"][queue]["Properties"]
+        assert (properties["DeduplicationScope"], properties["FifoThroughputLimit"]) == (
+            "messageGroup",
+            "perMessageGroupId",
+        ), queue
+
+
+def test_queue_names_fit_sqs_for_any_stack_name_the_readme_allows(template: dict[str, Any]) -> None:
+    """SQS queue names are at most 80 characters, and ours are the stack's name plus a suffix: the README
+    bounds the stack name at 67 characters."""
+    for queue in ("DeadLetterQueue", "ParkingQueue"):
+        name = template["Resources"][queue]["Properties"]["QueueName"]["Fn::Sub"]
+        assert len(name.replace("${AWS::StackName}", "s" * 67)) <= 80, name
+
+
+def test_the_api_access_log_group_is_a_vended_logs_group(template: dict[str, Any]) -> None:
+    name = template["Resources"]["ApiAccessLogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"]
+    assert name.startswith("/aws/vendedlogs/")
+
+
+def test_a_backlog_that_grows_for_15_minutes_raises_an_alarm(template: dict[str, Any]) -> None:
+    """Traffic above what Intercom's rate limit drains grows the queue without end, and SQS drops messages
+    after 14 days, silently: the alarm fires on the backlog's growth, before its age does."""
+    alarm = template["Resources"]["DeadLetterBacklogGrowingAlarm"]["Properties"]
+    backlog, growth = alarm["Metrics"]
+    metric = backlog["MetricStat"]["Metric"]
+    assert (metric["Namespace"], metric["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert metric["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
+    assert (growth["Expression"], growth["ReturnData"]) == ("RATE(backlog)", True)
+    assert backlog["MetricStat"]["Period"] * alarm["EvaluationPeriods"] == 900 == 300 * alarm["DatapointsToAlarm"]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
 def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -> None:
     import json
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,10 +24,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .fanout import chunked, fan_out
 
 logger = Logger(child=True)
+T = TypeVar("T")
 
-#: SQS limits: 10 entries per batch call, 12 hours of visibility.
+#: SQS limits: 10 entries per batch call, 1 MiB for a batch's bodies together, 12 hours of visibility.
 BATCH_SIZE = 10
+BATCH_BYTES = 1_048_576
 MAX_VISIBILITY_SECONDS = 12 * 3600
+#: What SQS refuses in a body (it takes #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF): JSON
+#: escapes the control characters itself; lone surrogates and U+FFFE/U+FFFF are escaped here.
+_NOT_FOR_SQS = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 class QueueUnavailableError(Exception):
@@ -68,10 +75,13 @@ class QueuedEvent:
         return replace(changed, reason=f"{changed.last_error.code}: {changed.last_error.message}")
 
     def to_json(self) -> str:
-        """Not asdict(): it deep-copies the event recursively, and an event may be deeply nested."""
+        """Not asdict(): it deep-copies the event recursively, and an event may be deeply nested. Text is
+        kept as UTF-8, not escaped (`\\uXXXX` is 6 bytes a character: an emoji's 12), so a message is about
+        the size the event was at intake, where its limit is counted."""
         data = {item.name: getattr(self, item.name) for item in fields(self)}
         data["last_error"] = asdict(self.last_error)
-        return json.dumps(data, separators=(",", ":"), default=str)
+        text = json.dumps(data, separators=(",", ":"), default=str, ensure_ascii=False)
+        return _NOT_FOR_SQS.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
     @classmethod
     def from_json(cls, body: str) -> QueuedEvent:
@@ -137,12 +147,13 @@ class Queue:
     def _send_lane(self, messages: list[QueuedEvent], positions: list[int]) -> set[int]:
         refused: set[int] = set()
         stopped: set[str] = set()
-        for chunk in chunked(positions, BATCH_SIZE):
+        bodies = {position: messages[position].to_json() for position in positions}
+        for chunk in by_size(positions, lambda position: len(bodies[position].encode("utf-8", "surrogatepass"))):
             refused.update(position for position in chunk if messages[position].person in stopped)
             entries = {
                 str(position): {
                     "Id": str(position),
-                    "MessageBody": messages[position].to_json(),
+                    "MessageBody": bodies[position],
                     "MessageGroupId": messages[position].person,
                     "MessageDeduplicationId": _dedup_id(messages[position]),
                 }
@@ -216,6 +227,21 @@ class Queue:
             QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def by_size(items: Sequence[T], size_of: Callable[[T], int]) -> list[list[T]]:
+    """`items` in order, in batches SQS takes: at most BATCH_SIZE, and at most BATCH_BYTES together (an item
+    bigger than that alone goes alone, and SQS answers for it)."""
+    batches: list[list[T]] = []
+    total = 0
+    for item in items:
+        size = size_of(item)
+        if not batches or len(batches[-1]) == BATCH_SIZE or total + size > BATCH_BYTES:
+            batches.append([])
+            total = 0
+        batches[-1].append(item)
+        total += size
+    return batches
 
 
 def _received(raw: dict[str, Any]) -> Received:
