@@ -329,6 +329,7 @@ class Workspace:
             "label": name,
             "data_type": data_type,
             "api_writable": True,
+            "messenger_writable": body.get("messenger_writable") is True,  # Intercom's default since 2.11: false
             "custom": True,
             "archived": False,
         }

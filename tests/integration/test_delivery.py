@@ -6,11 +6,13 @@ environment mid-test (the contact cache is empty, Intercom still has everything)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import urllib3
 
-from local.sandbox import SandboxControl
+from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
 from tests.conftest import Api, cold_start, outcomes
 
@@ -293,3 +295,21 @@ def test_a_contact_merged_away_since_it_was_cached_is_found_again(
     assert api.batch(identify(None, email="m@example.com", name="Again")).status == 200
     (contact,) = sandbox.state()["contacts"]
     assert (contact["external_id"], contact["name"]) == ("u-m", "Again")
+
+
+@pytest.mark.parametrize("writable", [False, True])
+def test_attributes_we_create_are_messenger_writable_only_when_asked(
+    api: Api, stack: Stack, sandbox: SandboxControl, writable: bool
+) -> None:
+    """Since Intercom 2.11 an attribute created through the API is not Messenger-writable, so web mode's
+    identify could not set what cloud mode created; MESSENGER_WRITABLE_ATTRIBUTES opts in (any visitor's
+    browser can then set it)."""
+    cold_start(stack, MESSENGER_WRITABLE_ATTRIBUTES=str(writable).lower())
+    assert api.batch({"type": "identify", "userId": "u1", "traits": {"plan": "pro"}}).status == 200
+    listed = urllib3.PoolManager().request(
+        "GET",
+        f"{sandbox.url}/data_attributes?model=contact",
+        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}", "Accept": "application/json", "Intercom-Version": "2.16"},
+    )
+    (plan,) = [attribute for attribute in json.loads(listed.data)["data"] if attribute["name"] == "plan"]
+    assert plan["messenger_writable"] is writable

@@ -84,9 +84,11 @@ class AttributeRegistry:
         ttl: float,
         creates_per_minute: int = 20,
         clock: Callable[[], float] = time.monotonic,
+        messenger_writable: bool = False,
     ) -> None:
         self._client = client
         self._policy = policy
+        self._messenger_writable = messenger_writable
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
@@ -134,7 +136,7 @@ class AttributeRegistry:
     def _create(self, model: Model, name: str, kind: str) -> bool:
         """False when Intercom refuses the name for good (e.g. characters it does not allow)."""
         try:
-            self._client.create_attribute(model, name, kind)
+            self._client.create_attribute(model, name, kind, self._messenger_writable)
         except PermanentError as exc:
             if "already have" not in exc.message:  # created elsewhere since we listed: that is fine
                 logger.warning(

@@ -258,8 +258,12 @@ class IntercomClient:
         page = self._request("GET", "/data_attributes", query={"model": model, "include_archived": "false"})
         return cast(list[dict[str, Any]], page.get("data", []))
 
-    def create_attribute(self, model: str, name: str, data_type: str) -> None:
-        self._request("POST", "/data_attributes", {"name": name, "model": model, "data_type": data_type})
+    def create_attribute(self, model: str, name: str, data_type: str, messenger_writable: bool = False) -> None:
+        """`messenger_writable`: the Messenger (web mode) may set it too; Intercom's default is no."""
+        body: dict[str, Any] = {"name": name, "model": model, "data_type": data_type}
+        if messenger_writable:
+            body["messenger_writable"] = True
+        self._request("POST", "/data_attributes", body)
 
     # --- transport ------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:

@@ -90,6 +90,7 @@ def _deliverer() -> Deliverer:
         settings.custom_attribute_policy,
         settings.cache_ttl_seconds,
         settings.custom_attribute_creates_per_minute,
+        messenger_writable=settings.messenger_writable_attributes,
     )
     return Deliverer(
         client, registry, IdentityCache(settings.cache_ttl_seconds), _people(), settings.unchanged_write_window_seconds
