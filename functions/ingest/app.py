@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination import api_doc
 from intercom_destination.answers import INGEST_ANSWERS, PREVIEW_ANSWERS, SECURITY, Accepted, Preview, Refused
 from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH, RawRequest, RequestError
-from intercom_destination.ingest import RETRY_AFTER_SECONDS, Answer
+from intercom_destination.ingest import MISCONFIGURED, RETRY_AFTER_SECONDS, Answer
 from intercom_destination.telemetry import add_intercom_metrics
 from intercom_destination.wiring import drain_intercom_calls, ingest_service
 
@@ -146,6 +146,8 @@ def _handle(kind: str) -> Response:
 @app.exception_handler(RequestError)
 def request_error(exc: RequestError) -> Response:
     logger.info("request refused", extra={"status": exc.status, "code": exc.code})
+    if exc.code == MISCONFIGURED:  # for the alarm: the operator must act, retries will not mend it
+        metrics.add_metric(name=MISCONFIGURED, unit=MetricUnit.Count, value=1)
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.status == 503 else None  # our outage: resend later
     return _refused(exc.status, exc.code, exc.message, retry)
 

@@ -395,8 +395,22 @@ def test_secrets_come_from_ssm_and_an_unreadable_token_queues_the_event(
     assert [c["external_id"] for c in sandbox.state()["contacts"]] == ["u1"]
 
 
-def test_unreadable_write_keys_are_a_503_to_resend_not_a_500(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+def test_a_missing_write_keys_parameter_is_a_503_that_names_it_not_a_500(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """No retry mends a wrong name: the answer says the destination is misconfigured, names the parameter,
+    and is counted for the alarm; the SDK keeps the events meanwhile."""
     cold_start(stack, WRITE_KEYS="", WRITE_KEYS_PARAMETER="/test-ssm/missing-write-keys")
+    reply = api.batch(identify("u1"))
+    assert (reply.status, reply.body["code"], reply.headers["retry-after"]) == (503, "misconfigured", "5")
+    assert "'/test-ssm/missing-write-keys' does not exist" in reply.body["message"]
+    assert sandbox.requests() == []
+
+
+def test_unreachable_ssm_is_an_outage_to_resend_later(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    cold_start(
+        stack, WRITE_KEYS="", WRITE_KEYS_PARAMETER="/test-ssm/write-keys", AWS_ENDPOINT_URL_SSM="http://127.0.0.1:9"
+    )
     reply = api.batch(identify("u1"))
     assert (reply.status, reply.body["code"], reply.headers["retry-after"]) == (503, "unavailable", "5")
     assert sandbox.requests() == []

@@ -163,6 +163,15 @@ def test_a_backlog_that_grows_for_15_minutes_raises_an_alarm(template: dict[str,
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
 
+def test_a_misconfigured_destination_raises_an_alarm(template: dict[str, Any]) -> None:
+    """Ingest counts each `misconfigured` answer (a missing or unreadable SSM parameter, an invalid actions
+    file) as a metric of that name; the alarm watches it."""
+    from intercom_destination.ingest import MISCONFIGURED
+
+    alarm = template["Resources"]["IngestMisconfiguredAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("IntercomDestination", MISCONFIGURED, 0)
+
+
 def test_the_dashboard_body_is_json_once_substituted(template: dict[str, Any]) -> None:
     import json
 

@@ -61,6 +61,7 @@ from .mapping.plans import Plan, Skip
 from .mapping.requests import requests_of
 from .people import Applied, People, Person, Version, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
+from .secrets import MisconfiguredParameterError
 from .settings import LeadHandling, Settings
 
 logger = Logger(child=True)
@@ -70,6 +71,8 @@ DURABILITY_SECONDS = 0.25
 DURABILITY_SECONDS_PER_EVENT = 0.001
 #: Seconds an SDK should wait before resending what could not be made durable (SQS or DynamoDB outage).
 RETRY_AFTER_SECONDS = 5
+#: The code of an answer that needs the operator: a parameter missing or unreadable, an invalid actions file.
+MISCONFIGURED = "misconfigured"
 _TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
 
@@ -106,6 +109,14 @@ class Report:
             errors = sorted(self.rejected, key=_by_index)
             return Answer(400, _error_body("validation_failed", message, errors), counts=dict(self.counts))
         return Answer(200, Accepted().model_dump(mode="json"), counts=dict(self.counts))
+
+
+def _misconfigured(exc: MisconfiguredParameterError) -> RequestError:
+    """Not an outage to wait out: the `misconfigured` answer is counted as a metric, which raises an alarm."""
+    logger.error(
+        "the destination is misconfigured; fix the parameter and its name in the stack", extra={"error": str(exc)}
+    )
+    return RequestError(503, MISCONFIGURED, f"the destination is misconfigured ({exc}); its operator must fix it")
 
 
 def _by_index(error: ItemError) -> int:
@@ -286,12 +297,14 @@ class Ingest:
         and the SDKs keep the events until it is."""
         try:
             return self._read_actions()
+        except MisconfiguredParameterError as exc:
+            raise _misconfigured(exc) from None
         except GetParameterError:
             logger.exception("actions unreadable")
             raise RequestError(503, "unavailable", "the destination cannot read its actions right now; retry") from None
         except ActionsError:
             logger.exception("actions file invalid")
-            raise RequestError(503, "misconfigured", "the destination's actions file is invalid; retry") from None
+            raise RequestError(503, MISCONFIGURED, "the destination's actions file is invalid; retry") from None
 
     def _read_secrets(self) -> tuple[str, ...]:
         return self._secret(self._webhook_secrets, "webhook secrets")
@@ -300,6 +313,8 @@ class Ingest:
     def _secret(read: Callable[[], tuple[str, ...]], what: str) -> tuple[str, ...]:
         try:
             return read()
+        except MisconfiguredParameterError as exc:
+            raise _misconfigured(exc) from None
         except GetParameterError:
             logger.exception(f"{what} unreadable")
             raise RequestError(503, "unavailable", f"the destination cannot check {what} right now; retry") from None

@@ -11,16 +11,26 @@ from functools import cache
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from .settings import Settings, split_keys
 
 SECRET_MAX_AGE_SECONDS = 300
-#: A read sits on the request path once per five minutes: it must fail fast, inside the time budget.
-_SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
+#: A read sits on the request path once per five minutes: it must fail fast, inside the time budget. A burst
+#: of cold starts (a deploy) can exceed SSM's default 40 reads a second: throttled reads are retried with
+#: botocore's jittered backoff, which spreads them (3 attempts in all).
+_SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3})
+#: SSM's answers that no retry mends: the name is wrong, or the function may not read it (or its key).
+_MISCONFIGURED = frozenset({"ParameterNotFound", "ParameterVersionNotFound", "AccessDeniedException"})
 
 
 class MissingSecretError(RuntimeError):
     """The deployment is misconfigured: neither the value nor a parameter name is set."""
+
+
+class MisconfiguredParameterError(parameters.exceptions.GetParameterError):
+    """The parameter does not exist, or this function may not read it: the operator must fix the stack's
+    *ParameterName parameters or the SSM parameter itself (an alarm fires); retrying will not."""
 
 
 @cache
@@ -35,8 +45,17 @@ def forget() -> None:
 
 
 def parameter(name: str) -> str:
-    """A parameter's value (decrypted if a SecureString), cached for SECRET_MAX_AGE_SECONDS."""
-    value = _ssm().get(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    """A parameter's value (decrypted if a SecureString), cached for SECRET_MAX_AGE_SECONDS. Raises
+    MisconfiguredParameterError when no retry can succeed, powertools' GetParameterError otherwise."""
+    try:
+        value = _ssm().get(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    except parameters.exceptions.GetParameterError as exc:
+        cause = exc.__cause__ or exc.__context__  # powertools raises its own error inside the except
+        code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+        if code in _MISCONFIGURED:
+            problem = "does not exist" if code != "AccessDeniedException" else "may not be read by this function"
+            raise MisconfiguredParameterError(f"SSM parameter {name!r} {problem} ({code})") from exc
+        raise
     return str(value)
 
 
