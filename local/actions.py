@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_destination.actions_source import ActionsSource
-from intercom_destination.inbound import PREVIEW_PATH, RequestError, parse_json_object, split_items
+from intercom_destination.inbound import PREVIEW_PATH, Caller, RequestError, parse_json_object, split_items
 from intercom_destination.ingest import preview_of
 from intercom_destination.mapping.actions import DEFAULT_FILE, ActionsError, ActionSet
 from intercom_destination.secrets import parameter
@@ -55,7 +55,7 @@ def preview(settings: Settings, source: str, as_json: bool) -> int:
     except (ActionsError, RequestError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    answer = preview_of(items, "", datetime.now(UTC), actions, settings)
+    answer = preview_of(items, Caller(""), datetime.now(UTC), actions, settings)
     print(json.dumps(answer, indent=2) if as_json else describe(answer))
     return 0
 

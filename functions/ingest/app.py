@@ -132,6 +132,7 @@ def _raw_request() -> RawRequest:
         body=event.body,
         is_base64_encoded=bool(event.is_base64_encoded),
         headers={name.lower(): value for name, value in (event.headers or {}).items()},
+        source_ip=event.request_context.http.source_ip or "",
     )
 
 
@@ -148,7 +149,8 @@ def request_error(exc: RequestError) -> Response:
     logger.info("request refused", extra={"status": exc.status, "code": exc.code})
     if exc.code == MISCONFIGURED:  # for the alarm: the operator must act, retries will not mend it
         metrics.add_metric(name=MISCONFIGURED, unit=MetricUnit.Count, value=1)
-    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.status == 503 else None  # our outage: resend later
+    # Our outage, or a browser key's address over its rate: resend later.
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.status in (429, 503) else None
     return _refused(exc.status, exc.code, exc.message, retry)
 
 

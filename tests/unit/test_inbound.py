@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from intercom_destination.inbound import (
+    Caller,
     RawRequest,
     RequestError,
     authenticate,
@@ -75,8 +76,12 @@ def test_presented_keys(headers: dict[str, str], body: dict[str, Any], keys: lis
 
 
 def test_authenticate_accepts_any_configured_key_and_refuses_others() -> None:
-    assert authenticate(["new"], ("old", "new")) == "new"
-    assert authenticate(["bad", "old"], ("old", "new")) == "old"
+    assert authenticate(["new"], ("old", "new")) == Caller("new")
+    assert authenticate(["bad", "old"], ("old", "new")) == Caller("old")
+    # A key marked :browser in WRITE_KEYS is presented bare; the mark only scopes what it may do.
+    assert authenticate(["pk-1"], ("old", "pk-1:browser")) == Caller("pk-1", browser=True)
+    with pytest.raises(RequestError):
+        authenticate(["pk-1:browser"], ("pk-1:browser",))
     for presented in ([], ["wrong"], [""]):
         error = refused(authenticate, presented, ("old", "new"))
         assert (error.status, error.code) == (401, "unauthorized")

@@ -93,10 +93,17 @@ INGEST_ANSWERS: dict[int, Any] = {
     404: {"description": "`not_found`: no such path", "content": _REFUSED},
     413: {"description": "`payload_too_large`: body, event or batch over its limit", "content": _REFUSED},
     415: {"description": "`unsupported_encoding`: a Content-Encoding other than gzip", "content": _REFUSED},
+    429: {
+        "description": "`rate_limited`: a browser key's source address sent more than its rate; resend after "
+        "Retry-After",
+        "headers": _RETRY_AFTER,
+        "content": _REFUSED,
+    },
     503: {
         "description": "`not_accepted`: the events listed could not be made durable; `unavailable`: write keys "
-        "or actions unreadable; `misconfigured`: the actions file is invalid. Resend after Retry-After (events "
-        "already accepted are de-duplicated by messageId).",
+        "or actions unreadable; `misconfigured`: an SSM parameter is missing or unreadable, or the actions "
+        "file is invalid (the operator must act). Resend after Retry-After (events already accepted are "
+        "de-duplicated by messageId).",
         "headers": _RETRY_AFTER,
         "content": {"application/json": {"model": EventsRefused | Refused}},
     },
@@ -106,4 +113,5 @@ PREVIEW_ANSWERS: dict[int, Any] = {
     **{status: answer for status, answer in INGEST_ANSWERS.items() if status not in (200, 400)},
     200: {"description": "what each event would do", "content": {"application/json": {"model": Preview}}},
     400: {"description": "`invalid_request`: the body is unreadable", "content": _REFUSED},
+    403: {"description": "`forbidden`: a browser key may not preview; use a server key", "content": _REFUSED},
 }

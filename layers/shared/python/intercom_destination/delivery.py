@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -160,8 +160,11 @@ class Deliverer:
         ref = plan.contact
         user_id = self._cache.get(f"user:{ref.external_id}")
         created = None
-        if not (user_id and self._update(user_id, body, ref)):
-            created = self._create(body, "user", ref)
+        update: ContactBody = body
+        if plan.email_on_create_only:  # a browser key's identify: a user who exists keeps their email
+            update = cast(ContactBody, {name: value for name, value in body.items() if name != "email"})
+        if not (user_id and self._update(user_id, update, ref)):
+            created = self._create(body, "user", ref, update)
             user_id = created.id if created else self._cache.get(f"user:{ref.external_id}")  # a 409 cached it
         email = ref.email if created else None
         if user_id and (email or plan.anonymous_id):
@@ -211,15 +214,18 @@ class Deliverer:
             except (BotoCoreError, ClientError):  # the warm cache and Intercom's search still find it
                 logger.exception("lead not remembered durably", extra={"contact_id": created.id})
 
-    def _create(self, body: ContactBody, role: Literal["user", "lead"], ref: ContactRef) -> Contact | None:
-        """Create the contact, or, when Intercom answers 409 naming an existing one, update that one
-        instead of ever creating a second. Returns the new contact; None when it already existed."""
+    def _create(
+        self, body: ContactBody, role: Literal["user", "lead"], ref: ContactRef, update: ContactBody | None = None
+    ) -> Contact | None:
+        """Create the contact, or, when Intercom answers 409 naming an existing one, update that one (with
+        `update`, else `body`) instead of ever creating a second. Returns the new contact; None when it
+        already existed."""
         try:
             contact = self._client.create_contact({**body, "role": role})
         except ConflictError as conflict:
             if ref.external_id:
                 self._check_owner(conflict.existing_id, ref)
-            self._client.update_contact(conflict.existing_id, body)
+            self._client.update_contact(conflict.existing_id, body if update is None else update)
             self._cache.put(conflict.existing_id, *contact_keys(ref))
             return None
         self._cache.put(contact.id, *contact_keys(ref))

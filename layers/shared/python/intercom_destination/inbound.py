@@ -13,13 +13,17 @@ import binascii
 import hashlib
 import hmac
 import json
+import threading
+import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from . import bounded_json
+from .attributes import Budget
 
 #: Paths that carry one call, mapped to the type they imply (the browser SDK uses one-letter aliases).
 SINGLE_CALL_PATHS = {
@@ -39,6 +43,8 @@ PREVIEW_PATH = "preview"
 _ANY_EVENT_PATHS = frozenset({WEBHOOK_PATH, PREVIEW_PATH})
 #: Who a signed webhook request is, for de-duplication: the same for every secret, so rotation keeps it.
 WEBHOOK_SCOPE = "webhook"
+#: How WRITE_KEYS marks a browser key (public: in a web page).
+BROWSER_MARK = ":browser"
 #: Top-level batch keys merged into every item (item keys win), per Segment's HTTP API.
 _BATCH_DEFAULTS = ("context", "integrations", "sentAt")
 
@@ -58,6 +64,7 @@ class RawRequest:
     body: str | None
     is_base64_encoded: bool
     headers: Mapping[str, str]  # lower-cased names, as API Gateway HTTP APIs deliver them
+    source_ip: str = ""  # API Gateway's requestContext.http.sourceIp
 
 
 @dataclass(frozen=True)
@@ -149,14 +156,53 @@ def presented_keys(headers: Mapping[str, str], body: Mapping[str, Any]) -> list[
     return [key for key in keys if key]
 
 
-def authenticate(presented: Iterable[str], accepted: Iterable[str]) -> str:
-    """Return the accepted key that matched; compare every pair in constant time so timing reveals nothing."""
-    match = ""
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the write key that matched (messageIds are unique per key), and whether it is a
+    browser key (`<key>:browser` in WRITE_KEYS): public, shipped in a page, so it may do less."""
+
+    key: str
+    browser: bool = False
+
+
+def caller_of(entry: str) -> Caller:
+    """A WRITE_KEYS entry: a key, or a key marked `:browser`."""
+    if entry.endswith(BROWSER_MARK):
+        return Caller(entry[: -len(BROWSER_MARK)], browser=True)
+    return Caller(entry)
+
+
+class PerAddress:
+    """At most `limit` requests a minute from one source address, in this function instance (Lambda runs
+    many: the limit holds per instance, a bound on what one address costs, not an exact quota). The
+    addresses remembered are bounded too, least recently seen first out."""
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic, max_addresses: int = 10_000) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._max = max_addresses
+        self._lock = threading.Lock()
+        self._budgets: OrderedDict[str, Budget] = OrderedDict()
+
+    def take(self, address: str) -> bool:
+        with self._lock:
+            budget = self._budgets.pop(address, None) or Budget(self._limit, 60.0, self._clock)
+            self._budgets[address] = budget
+            while len(self._budgets) > self._max:
+                self._budgets.popitem(last=False)
+        return budget.take()
+
+
+def authenticate(presented: Iterable[str], accepted: Iterable[str]) -> Caller:
+    """The caller whose accepted key matched; every pair is compared in constant time so timing reveals
+    nothing."""
+    match: Caller | None = None
     for candidate in presented:
-        for key in accepted:
-            if hmac.compare_digest(candidate.encode(), key.encode()):
-                match = key
-    if not match:
+        for entry in accepted:
+            caller = caller_of(entry)
+            if hmac.compare_digest(candidate.encode(), caller.key.encode()):
+                match = caller
+    if match is None:
         raise RequestError(401, "unauthorized", "missing or invalid write key")
     return match
 

@@ -41,7 +41,9 @@ from .inbound import (
     PREVIEW_PATH,
     WEBHOOK_PATH,
     WEBHOOK_SCOPE,
+    Caller,
     Item,
+    PerAddress,
     RawRequest,
     RequestError,
     authenticate,
@@ -57,7 +59,7 @@ from .intercom import PermanentError, RetryableError
 from .mapping import map_call
 from .mapping.actions import Action, ActionsError, ActionSet, default_actions
 from .mapping.fields import AnyCall
-from .mapping.plans import Plan, Skip
+from .mapping.plans import Plan, Skip, scoped
 from .mapping.requests import requests_of
 from .people import Applied, People, Person, Version, version_of
 from .queue import LastError, Queue, QueuedEvent, person_group
@@ -69,7 +71,8 @@ logger = Logger(child=True)
 #: last Intercom call (DynamoDB and SQS answer in 5-20 ms; these are done in parallel batches).
 DURABILITY_SECONDS = 0.25
 DURABILITY_SECONDS_PER_EVENT = 0.001
-#: Seconds an SDK should wait before resending what could not be made durable (SQS or DynamoDB outage).
+#: Seconds an SDK should wait before resending what could not be made durable (SQS or DynamoDB outage), or
+#: what a browser key sent from an address over its rate (429).
 RETRY_AFTER_SECONDS = 5
 #: The code of an answer that needs the operator: a parameter missing or unreadable, an invalid actions file.
 MISCONFIGURED = "misconfigured"
@@ -146,6 +149,7 @@ class _Work:
     ids: tuple[str, ...]  # the person ids a forget names (identity.person_ids)
     version: Version | None = None  # what an identify or group would set, and as of when
     action: Action | None = None  # None: no action fired (integrations off, or no trigger matched)
+    browser: bool = False  # sent with a browser key: it may not change an existing user's email
 
     @cached_property
     def tags(self) -> list[str]:
@@ -168,6 +172,11 @@ class _Outcome:
         """Its identify or group is in Intercom: delivered, or queued or parked after its company was written."""
         return self.name == "delivered" or (self.message is not None and self.message.step == COMPANY_WRITTEN)
 
+
+_BROWSER_ALIAS = (
+    "alias is not accepted with a browser key: it merges contacts, and a key in a web page is public; "
+    "send it from your server with a server key"
+)
 
 #: The names that switch cloud mode in an event's `integrations`, most specific first (lower case).
 CLOUD_MODE_NAMES = ("intercom cloud mode (actions)", "intercom")
@@ -210,6 +219,7 @@ class Ingest:
         self._dedupe = dedupe
         self._people = people
         self._clock = clock
+        self._browser_budget = PerAddress(settings.browser_requests_per_minute)
 
     def handle(self, path_kind: str, request: RawRequest, received_at: datetime) -> Answer:
         """Raises inbound.RequestError for request-level problems (nothing delivered), and a 503 one when the
@@ -239,14 +249,18 @@ class Ingest:
 
     def _handle(self, path_kind: str, request: RawRequest, received_at: datetime, started: float) -> Answer:
         settings = self._settings
-        write_key, items = self._read(path_kind, request)
+        caller, items = self._read(path_kind, request)
+        if caller.browser and not self._browser_budget.take(request.source_ip):
+            raise RequestError(
+                429, "rate_limited", "too many requests from this address with a browser key; retry later"
+            )
 
         # Intercom calls end early enough to leave the durability work after them its time in the budget.
         budget = settings.delivery_budget_seconds
         deadline = started + budget - min(DURABILITY_SECONDS + DURABILITY_SECONDS_PER_EVENT * len(items), budget / 2)
         report = Report()
         actions = self._actions()
-        prepared = [work for item in items for work in prepare(item, write_key, received_at, report, actions, settings)]
+        prepared = [work for item in items for work in prepare(item, caller, received_at, report, actions, settings)]
         claims = self._claim(prepared)
         people = person_queues(prepared)
         found, forgotten = self._read_people(people)
@@ -266,7 +280,7 @@ class Ingest:
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
         return report.answer()
 
-    def _read(self, path_kind: str, request: RawRequest) -> tuple[str, list[Item]]:
+    def _read(self, path_kind: str, request: RawRequest) -> tuple[Caller, list[Item]]:
         """Authenticate (write key, or a webhook's signature) and split the body into its events."""
         settings = self._settings
         accepted = self._read_keys()
@@ -278,15 +292,17 @@ class Ingest:
         if signature and not signed_by(raw, signature, self._read_secrets()):  # before the body is parsed
             raise RequestError(401, "unauthorized", "X-Signature does not match the body under any webhook secret")
         body = parse_json_object(raw, takes_an_array(path_kind))
-        write_key = WEBHOOK_SCOPE if signature else authenticate(presented_keys(request.headers, body), accepted)
-        return write_key, split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
+        caller = Caller(WEBHOOK_SCOPE) if signature else authenticate(presented_keys(request.headers, body), accepted)
+        return caller, split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
 
     def preview(self, request: RawRequest, received_at: datetime) -> Answer:
         """What the events of a request would do: the actions each fires and the Intercom requests each would
         send (mapping.requests), or why it is skipped or invalid. Nothing is claimed, sent or queued.
         The body is any the webhook path takes (one event, an array, a batch); a write key is required."""
-        write_key, items = self._read(PREVIEW_PATH, request)
-        return Answer(200, preview_of(items, write_key, received_at, self._actions(), self._settings))
+        caller, items = self._read(PREVIEW_PATH, request)
+        if caller.browser:  # what the actions file does is the operator's to see, not any page's visitor's
+            raise RequestError(403, "forbidden", "a browser key cannot preview; use a server key")
+        return Answer(200, preview_of(items, caller, received_at, self._actions(), self._settings))
 
     def _read_keys(self) -> tuple[str, ...]:
         """The accepted write keys; SSM unreachable is our outage, not the caller's fault: 503, resend."""
@@ -524,7 +540,7 @@ class Ingest:
 
 
 def prepare(
-    item: Item, write_key: str, received_at: datetime, report: Report, actions: ActionSet, settings: Settings
+    item: Item, caller: Caller, received_at: datetime, report: Report, actions: ActionSet, settings: Settings
 ) -> list[_Work]:
     """Validate one event and map it with each action it fires (one work each, in the file's order);
     problems are recorded against its index and it is left out."""
@@ -537,6 +553,8 @@ def prepare(
         errors = [FieldError(field=path, message=why) for path, why in item.problems]
     elif item.size > settings.max_event_bytes:
         errors = [FieldError(field="(event)", message=f"over the {settings.max_event_bytes}-byte limit")]
+    elif caller.browser and call_type == "alias":
+        errors = [FieldError(field="type", message=_BROWSER_ALIAS)]
     else:
         try:
             call = parse_call(data)
@@ -545,12 +563,12 @@ def prepare(
         except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
             logger.exception("event could not be parsed; parking it", extra={"message_id": message_id})
             unmappable = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
-            key, received_ms = idempotency_key(write_key, data), _unix_ms(received_at)
+            key, received_ms = idempotency_key(caller.key, data), _unix_ms(received_at)
             return [_Work(index, message_id, call_type, unmappable, data, key, received_ms, tuple(person_ids(data)))]
         else:
-            key = idempotency_key(write_key, data)
+            key = idempotency_key(caller.key, data)
             return [
-                _map(index, message_id, call, data, key, action, received_at, settings.lead_handling)
+                _map(index, message_id, call, data, key, action, received_at, settings.lead_handling, caller.browser)
                 for action in _fired(actions, call, data)
             ]
     report.counts[f"{call_type if call_type in _TYPES else 'unknown'}.rejected"] += 1
@@ -569,30 +587,31 @@ def _map(
     action: Action | Skip,
     received_at: datetime,
     lead_handling: LeadHandling,
+    browser: bool,
 ) -> _Work:
     occurred_ms, ids = _unix_ms(call.occurred_at(received_at)), tuple(person_ids(data))
     if isinstance(action, Skip):
         return _Work(index, message_id, call.type, action, data, key, occurred_ms, ids)
     key += action.dedupe_suffix(call.type)
     try:
-        plan = map_call(call, received_at, lead_handling, action, data)
+        plan = scoped(map_call(call, received_at, lead_handling, action, data), browser)
     except Exception as exc:  # a bug of ours must not cost the batch: park it, fix, unpark
         logger.exception("event could not be mapped; parking it", extra={"message_id": message_id})
         unmappable = Unmappable(f"{type(exc).__name__}: {str(exc)[:200]}")
         return _Work(index, message_id, call.type, unmappable, data, key, occurred_ms, ids, action=action)
     version = version_of(plan, call, received_at)
-    return _Work(index, message_id, call.type, plan, data, key, occurred_ms, ids, version, action)
+    return _Work(index, message_id, call.type, plan, data, key, occurred_ms, ids, version, action, browser)
 
 
 def preview_of(
-    items: list[Item], write_key: str, received_at: datetime, actions: ActionSet, settings: Settings
+    items: list[Item], caller: Caller, received_at: datetime, actions: ActionSet, settings: Settings
 ) -> dict[str, Any]:
     """What the events would do: the actions each fires and the Intercom requests each would send
     (mapping.requests), or why it is skipped or invalid; as `POST /v1/preview` answers (api: answers.Preview)."""
     report = Report()
     events: dict[int, PreviewedEvent] = {}
     for item in items:
-        for work in prepare(item, write_key, received_at, report, actions, settings):
+        for work in prepare(item, caller, received_at, report, actions, settings):
             event = events.setdefault(
                 work.index,
                 PreviewedEvent(index=work.index, messageId=work.message_id, type=work.call_type, actions=[]),
@@ -656,6 +675,7 @@ def _queued(work: _Work, group: str, received_at: datetime, failure: DeliveryErr
         first_failed_at=datetime.now(UTC).isoformat(),
         last_error=LastError(error.status, error.code, error.message),
         mapped_by=work.action.spec() if work.action else None,
+        browser=work.browser,
     )
 
 

@@ -62,6 +62,7 @@ class QueuedEvent:
     attempts: int = 1
     reason: str = ""  # set when parked
     mapped_by: dict[str, Any] | None = None  # the action that fired at ingest (None: the type's default action)
+    browser: bool = False  # sent with a browser key: replayed with the same limits (mapping.plans.scoped)
     version: int = field(default=2)  # 2: counted on the records of every name of its person (people.py)
 
     @property

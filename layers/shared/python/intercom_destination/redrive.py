@@ -33,7 +33,7 @@ from .identity import keys_of, person_ids
 from .intercom import RateLimitedError, RateLimitState
 from .mapping import map_call
 from .mapping.actions import Action
-from .mapping.plans import Plan
+from .mapping.plans import Plan, scoped
 from .people import Applied, People, Person, Version, names_of, version_of
 from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, QueueUnavailableError, Received
 from .settings import Settings
@@ -313,7 +313,7 @@ class Redrive:
         call = parse_call(message.event)
         received_at = datetime.fromisoformat(message.received_at)
         action = Action.from_spec(message.mapped_by) if message.mapped_by is not None else None
-        plan = map_call(call, received_at, self._settings.lead_handling, action, message.event)
+        plan = scoped(map_call(call, received_at, self._settings.lead_handling, action, message.event), message.browser)
         version = version_of(plan, call, received_at) if message.step != "merge" else None
         if not version:
             self._deliverer.deliver(plan, message.step, message.state)

@@ -50,6 +50,7 @@ class Settings(BaseModel):
     custom_attribute_policy: AttributePolicy = AttributePolicy.CREATE
     custom_attribute_creates_per_minute: int = Field(default=20, ge=0, le=1000)
     messenger_writable_attributes: bool = False  # attributes we create may be set by the Messenger (web mode)
+    browser_requests_per_minute: int = Field(default=600, gt=0)  # per source address and instance, browser keys
     lead_handling: LeadHandling = LeadHandling.LEAD
     actions_file: str | None = None  # the actions file (triggers and mappings); default: the one in the layer
     actions_parameter: str | None = None  # an SSM parameter holding the actions file's JSON (wins over the file)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, NotRequired, TypedDict
 
 Scalar = str | int | float | bool
@@ -79,6 +79,7 @@ class IdentifyPlan:
     anonymous_id: str | None = (
         None  # the visitor: a lead we made for it joins this user, a lead made now is kept under it
     )
+    email_on_create_only: bool = False  # a browser key's: the email of a user who exists is left as it is
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,12 @@ class Skip:
 
 
 Plan = IdentifyPlan | GroupPlan | TrackPlan | MergePlan | Skip
+
+
+def scoped(plan: Plan, browser: bool) -> Plan:
+    """The plan as a browser key may carry it out: a key in a web page is public, so its identify can create
+    a user with an email but never change the email of a user who exists (which would hand over their
+    contact, and their conversations, to whoever holds the new address)."""
+    if browser and isinstance(plan, IdentifyPlan):
+        return replace(plan, email_on_create_only=True)
+    return plan
