@@ -19,6 +19,9 @@ from intercom_destination.settings import Settings, split_keys
 
 from local import actions, stack
 
+#: The ports `make dev` listens on, and their defaults.
+_PORTS = {"PORT": "3000", "SANDBOX_PORT": "3001", "AWS_PORT": "3002"}
+
 BANNER = """
 intercom-destination is running locally.
 
@@ -51,11 +54,21 @@ def main() -> None:
         if actions.check(Settings.from_env({"ACTIONS_FILE": actions_file})):
             sys.exit("make dev: not started; fix the actions file (make actions-check) and run it again")
     api_base = os.environ.get("INTERCOM_API_BASE") or None
+    write_key = os.environ.get("WRITE_KEY", "dev-write-key")
+    if not split_keys(write_key):
+        sys.exit("make dev: WRITE_KEY is empty: set the key your SDKs send, e.g. WRITE_KEY=my-key make dev")
+    ports = {name: int(os.environ.get(name, default)) for name, default in _PORTS.items()}
+    for name, number in ports.items():
+        if not (name == "SANDBOX_PORT" and api_base) and not stack.free("127.0.0.1", number):
+            sys.exit(
+                f"make dev: port {number} ({name}) is in use, perhaps by another make dev: stop it, or run "
+                f"{name}={number + 100} make dev"
+            )
     running = stack.start(
-        port=int(os.environ.get("PORT", "3000")),
-        sandbox_port=int(os.environ.get("SANDBOX_PORT", "3001")),
-        aws_port=int(os.environ.get("AWS_PORT", "3002")),
-        write_key=os.environ.get("WRITE_KEY", "dev-write-key"),
+        port=ports["PORT"],
+        sandbox_port=ports["SANDBOX_PORT"],
+        aws_port=ports["AWS_PORT"],
+        write_key=write_key,
         intercom_api_base=api_base,
         intercom_token=os.environ.get("INTERCOM_ACCESS_TOKEN"),
         instances=int(os.environ.get("INSTANCES") or "1"),

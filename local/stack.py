@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -103,11 +104,21 @@ def configure(**env: str) -> None:
     wiring.reset()
 
 
+class NoLocalStackError(SystemExit):
+    """No `make dev` answers where a command looks for it: one line that says how to start or find one."""
+
+
 def attach_to_dev() -> tuple[Resources, str]:
     """Point this process's functions at the running `make dev` stack (its ports: SANDBOX_PORT, AWS_PORT;
     or INTERCOM_API_BASE), as `make replay`, `make unpark` and `make forget` do. Returns its resources
-    and the Intercom API base."""
-    resources = provision(f"http://127.0.0.1:{os.environ.get('AWS_PORT', '3002')}")
+    and the Intercom API base. Raises NoLocalStackError when nothing answers on AWS_PORT."""
+    aws_port = os.environ.get("AWS_PORT", "3002")
+    if not answers("127.0.0.1", int(aws_port)):
+        raise NoLocalStackError(
+            f"no local stack answers on 127.0.0.1:{aws_port} (AWS_PORT): start one with `make dev` in another "
+            "terminal, or set AWS_PORT and SANDBOX_PORT to the ports its banner printed"
+        )
+    resources = provision(f"http://127.0.0.1:{aws_port}")
     api_base = os.environ.get("INTERCOM_API_BASE") or f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '3001')}"
     token = os.environ.get("INTERCOM_ACCESS_TOKEN") or DEFAULT_TOKEN
     configure(
@@ -115,6 +126,26 @@ def attach_to_dev() -> tuple[Resources, str]:
         POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     )
     return resources, api_base
+
+
+def answers(host: str, port: int) -> bool:
+    """Something accepts connections there."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def free(host: str, port: int) -> bool:
+    """Nothing listens there yet (port 0 asks the system for any free port: always free)."""
+    if port == 0:
+        return True
+    try:
+        with socket.create_server((host, port)):
+            return True
+    except OSError:
+        return False
 
 
 def load_redrive() -> Handler:
