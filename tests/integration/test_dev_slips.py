@@ -1,16 +1,21 @@
-"""Ordinary slips with the local commands answered in one line that names the setting and what to do,
-never a traceback or a hang (#21 §1), as a user meets them: `python -m local.…` is what `make` runs."""
+"""The local commands as a user meets them (`python -m local.…` is what `make` runs): ordinary slips
+answered in one line that names the setting and what to do, never a traceback or a hang (#21 §1), and
+the dev terminal telling what happened to an event (#21 §2)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import urllib3
 
 ROOT = Path(__file__).parents[2]
 
@@ -61,3 +66,50 @@ def test_replay_and_forget_without_a_running_stack_say_how_to_start_one(module: 
     line = one_line(run(module, AWS_PORT=str(port), **env))
     assert f"no local stack answers on 127.0.0.1:{port} (AWS_PORT)" in line
     assert "make dev" in line
+
+
+def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happens_next() -> None:
+    """`make dev` as a user runs it: the terminal shows, for each queued or parked event, the person (a
+    hash), the action, Intercom's answer and what happens next (#21 §2)."""
+    env = {**os.environ, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.dev"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = ""
+        while "Ctrl-C stops everything" not in banner:
+            line = process.stdout.readline()
+            assert line, banner
+            banner += line
+        endpoint = re.search(r"endpoint\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
+        sandbox = re.search(r"sandbox at (http://\S+)", banner).group(1)  # type: ignore[union-attr]
+        http = urllib3.PoolManager()
+        headers = urllib3.make_headers(basic_auth="dev-write-key:")
+        track = {"type": "track", "userId": "nobody-yet", "event": "Viewed", "messageId": "queued-1"}
+        assert http.request("POST", f"{endpoint}/v1/batch", json={"batch": [track]}, headers=headers).status == 200
+        http.request("POST", f"{sandbox}/_sandbox/config", json={"faults": [{"status": 400, "path": "/contacts"}]})
+        identify = {"type": "identify", "userId": "u-9", "messageId": "parked-1", "traits": {"plan": "pro"}}
+        assert http.request("POST", f"{endpoint}/v1/batch", json={"batch": [identify]}, headers=headers).status == 200
+        seen: dict[str, dict[str, Any]] = {}
+        while len(seen) < 2:
+            line = process.stdout.readline()
+            assert line, seen
+            if line.startswith("{") and '"outcome"' in line:
+                record = json.loads(line)
+                seen[record["message_id"]] = record
+        queued, parked = seen["queued-1"], seen["parked-1"]
+        assert (queued["message"], queued["type"], queued["code"]) == ("event queued", "track", "contact_not_found")
+        assert "make replay" in queued["next"]
+        assert (parked["message"], parked["type"], parked["status"]) == ("event parked", "identify", 400)
+        assert "make unpark" in parked["next"]
+        assert len(queued["person"]) == 16
+        assert "nobody-yet" not in queued["person"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -173,6 +173,11 @@ class _Outcome:
         return self.name == "delivered" or (self.message is not None and self.message.step == COMPANY_WRITTEN)
 
 
+#: What happens to a queued or parked event next, said where it is logged.
+_NEXT = {
+    "queued": "the redrive replays it (every RedriveSchedule; locally `make replay`)",
+    "parked": "it waits in the parking queue: fix the cause, then move it back (locally `make unpark`)",
+}
 _BROWSER_ALIAS = (
     "alias is not accepted with a browser key: it merges contacts, and a key in a web page is public; "
     "send it from your server with a server key"
@@ -533,7 +538,13 @@ class Ingest:
                 report.counts[f"parked.{error.code}"] += 1  # e.g. email_owned_by_other_user, for an alarm
             if error.status in (401, 403):
                 report.counts["intercom_unauthorized"] += 1  # a revoked token: an alarm, events wait queued
-            log |= {"status": error.status, "code": error.code, "error": error.message}
+            log |= {
+                "person": outcome.message.person[:16],  # the message group: a hash, never the ids themselves
+                "status": error.status,
+                "code": error.code,
+                "error": error.message,
+                "next": _NEXT[outcome.name],
+            }
             logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
         elif isinstance(work.plan, Skip):
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
