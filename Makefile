@@ -10,8 +10,11 @@ SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements/sam.lock | cksum | 
 
 .PHONY: install sam lock browser dev replay unpark forget actions-check preview test lint unit bench soak clean
 
-# Installs exactly the hashed lock: the same packages on every machine, or a refusal.
+# Installs exactly the hashed lock: the same packages on every machine, or a refusal. An older Python is
+# named first, in one line (pip would answer with a wall of resolver errors).
 $(STAMP): pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "make: Python 3.11 or newer is needed; $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing). Run with PYTHON=python3.13 (or any 3.11+)" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)

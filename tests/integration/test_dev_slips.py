@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import urllib3
 
+from tests.conftest import Api
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -113,3 +115,31 @@ def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happen
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_batch_posted_to_a_single_call_path_is_told_where_it_goes(api: Api) -> None:
+    reply = api.post("/v1/identify", {"batch": [{"type": "identify", "userId": "u-1"}]})
+    assert (reply.status, reply.body["code"]) == (400, "invalid_request")
+    assert reply.body["message"] == "this body is a batch: post it to /v1/batch, not /v1/identify"
+
+
+def test_a_signed_webhook_with_no_secret_configured_says_so(api: Api) -> None:
+    body = json.dumps({"type": "track", "userId": "u-1", "event": "Viewed"}).encode()
+    reply = api.post("/v1/webhook", key=None, raw=body, headers={"X-Signature": "0" * 40})
+    assert reply.status == 401
+    assert "no webhook secret is configured" in reply.body["message"]
+    assert "WEBHOOK_SECRET" in reply.body["message"]
+
+
+def test_make_with_a_python_too_old_says_so_in_one_line(tmp_path: Path) -> None:
+    old = tmp_path / "python3.9"
+    old.write_text('#!/bin/sh\n[ "$1" = "--version" ] && echo "Python 3.9.18" && exit 0\nexit 1\n')
+    old.chmod(0o755)
+    done = subprocess.run(  # noqa: S603
+        ["make", "install", f"PYTHON={old}", f"VENV={tmp_path / 'venv'}"],  # noqa: S607
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Python 3.11 or newer is needed" in done.stderr
+    assert "Python 3.9.18" in done.stderr
+    assert not (tmp_path / "venv").exists()

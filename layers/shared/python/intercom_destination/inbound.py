@@ -231,6 +231,8 @@ def split_items(path_kind: str, body: dict[str, Any], max_event_bytes: int, max_
         defaults = {key: body[key] for key in _BATCH_DEFAULTS if body.get(key) is not None}
         return [_item(index, _merged(defaults, item)) for index, item in enumerate(batch)]
     implied = SINGLE_CALL_PATHS[path_kind]
+    if isinstance(body.get("batch"), list):  # a batch sent where one call is expected: say where it goes
+        raise RequestError(400, "invalid_request", f"this body is a batch: post it to /v1/batch, not /v1/{path_kind}")
     item = _item(0, {"type": implied, **body})
     if not item.problems and item.size > max_event_bytes:
         raise RequestError(413, "payload_too_large", f"event is over the {max_event_bytes}-byte limit")

@@ -294,8 +294,17 @@ class Ingest:
             authenticate(in_header, accepted)
         raw = decode_body(request, settings.max_batch_bytes)
         signature = request.headers.get("x-signature", "") if path_kind == WEBHOOK_PATH and not in_header else ""
-        if signature and not signed_by(raw, signature, self._read_secrets()):  # before the body is parsed
-            raise RequestError(401, "unauthorized", "X-Signature does not match the body under any webhook secret")
+        if signature:  # checked before the body is parsed
+            secrets = self._read_secrets()
+            if not secrets:
+                raise RequestError(
+                    401,
+                    "unauthorized",
+                    "X-Signature given, but no webhook secret is configured: set WebhookSecretsParameterName "
+                    "(locally WEBHOOK_SECRET), or send a write key instead",
+                )
+            if not signed_by(raw, signature, secrets):
+                raise RequestError(401, "unauthorized", "X-Signature does not match the body under any webhook secret")
         body = parse_json_object(raw, takes_an_array(path_kind))
         caller = Caller(WEBHOOK_SCOPE) if signature else authenticate(presented_keys(request.headers, body), accepted)
         return caller, split_items(path_kind, body, settings.max_event_bytes, settings.max_batch_events)
