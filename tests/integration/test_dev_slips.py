@@ -28,10 +28,19 @@ def free_port() -> int:
         return port
 
 
+def user_env(**env: str) -> dict[str, str]:
+    """A user's shell: none of the function settings the test session's stack put in this process's
+    environment (INTERCOM_API_BASE there would make `make dev` use it instead of a sandbox)."""
+    from intercom_destination.settings import Settings
+
+    settings = {name.upper() for name in Settings.model_fields}
+    clean = {k: v for k, v in os.environ.items() if k not in settings and not k.startswith("AWS_ENDPOINT_URL")}
+    return {**clean, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", **env}
+
+
 def run(module: str, **env: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", module]
-    full = {**os.environ, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", **env}
-    return subprocess.run(command, cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)  # noqa: S603
+    return subprocess.run(command, cwd=ROOT, env=user_env(**env), capture_output=True, text=True, timeout=60)  # noqa: S603
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -73,7 +82,7 @@ def test_replay_and_forget_without_a_running_stack_say_how_to_start_one(module: 
 def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happens_next() -> None:
     """`make dev` as a user runs it: the terminal shows, for each queued or parked event, the person (a
     hash), the action, Intercom's answer and what happens next (#21 §2)."""
-    env = {**os.environ, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    env = user_env(PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "local.dev"],
         cwd=ROOT,
