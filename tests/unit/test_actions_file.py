@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -270,13 +268,3 @@ def test_dedupe_keys_differ_per_action_but_the_default_action_keeps_the_events()
         "/Track",
         "/Identify Contact",
     ]
-
-
-def test_the_readmes_actions_are_valid() -> None:
-    """Every actions JSON the README shows (a whole file, or actions to put in one) loads."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    blocks = [block for block in re.findall(r"```json\n(.*?)```", readme, re.DOTALL) if '"type": "' in block]
-    assert len(blocks) >= 4
-    for block in blocks:
-        data = json.loads(block if block.lstrip().startswith('{"actions"') or '"actions":' in block else f"[{block}]")
-        load_actions(json.dumps(data if isinstance(data, dict) else {"actions": data}), "README.md")
