@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
@@ -21,6 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .intercom import IntercomClient, PermanentError
+from .limits import Budget
 from .mapping.plans import Scalar
 from .settings import AttributePolicy
 
@@ -42,27 +42,6 @@ def plausible_name(name: str) -> bool:
     """A name a person would define: letters or digits first, then letters, digits, `_`, `-` or spaces, at
     most 100 characters, and no long run of digits or hex (a key that is data: an id, a hash, a timestamp)."""
     return bool(_PLAUSIBLE.fullmatch(name)) and not _DATA_LIKE.search(name)
-
-
-class Budget:
-    """At most `limit` takes per `period` seconds (a sliding window), shared by the delivery threads."""
-
-    def __init__(self, limit: int, period: float, clock: Callable[[], float]) -> None:
-        self._limit = limit
-        self._period = period
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._taken: deque[float] = deque()
-
-    def take(self) -> bool:
-        with self._lock:
-            now = self._clock()
-            while self._taken and now - self._taken[0] >= self._period:
-                self._taken.popleft()
-            if len(self._taken) >= self._limit:
-                return False
-            self._taken.append(now)
-            return True
 
 
 def data_type(value: Scalar) -> str:

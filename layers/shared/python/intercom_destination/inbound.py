@@ -13,17 +13,13 @@ import binascii
 import hashlib
 import hmac
 import json
-import threading
-import time
 import zlib
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from . import bounded_json
-from .attributes import Budget
 
 #: Paths that carry one call, mapped to the type they imply (the browser SDK uses one-letter aliases).
 SINGLE_CALL_PATHS = {
@@ -170,27 +166,6 @@ def caller_of(entry: str) -> Caller:
     if entry.endswith(BROWSER_MARK):
         return Caller(entry[: -len(BROWSER_MARK)], browser=True)
     return Caller(entry)
-
-
-class PerAddress:
-    """At most `limit` requests a minute from one source address, in this function instance (Lambda runs
-    many: the limit holds per instance, a bound on what one address costs, not an exact quota). The
-    addresses remembered are bounded too, least recently seen first out."""
-
-    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic, max_addresses: int = 10_000) -> None:
-        self._limit = limit
-        self._clock = clock
-        self._max = max_addresses
-        self._lock = threading.Lock()
-        self._budgets: OrderedDict[str, Budget] = OrderedDict()
-
-    def take(self, address: str) -> bool:
-        with self._lock:
-            budget = self._budgets.pop(address, None) or Budget(self._limit, 60.0, self._clock)
-            self._budgets[address] = budget
-            while len(self._budgets) > self._max:
-                self._budgets.popitem(last=False)
-        return budget.take()
 
 
 def authenticate(presented: Iterable[str], accepted: Iterable[str]) -> Caller:

@@ -43,7 +43,6 @@ from .inbound import (
     WEBHOOK_SCOPE,
     Caller,
     Item,
-    PerAddress,
     RawRequest,
     RequestError,
     authenticate,
@@ -56,6 +55,7 @@ from .inbound import (
     takes_an_array,
 )
 from .intercom import PermanentError, RetryableError
+from .limits import PerAddress
 from .mapping import map_call
 from .mapping.actions import Action, ActionsError, ActionSet, default_actions
 from .mapping.fields import AnyCall
@@ -381,17 +381,13 @@ class Ingest:
             if outcome.name != "forgotten":  # nothing of theirs is written after their forget
                 person = person_of[work.index]
                 by_person.setdefault(person.primary, (person, []))[1].append((work, outcome))
-        updates = [
+        self._people.remember([
             person.remembered(
                 [work.version for work, outcome in done if work.version and outcome.applied],
                 person.record.changes(self._deliverer.identity(_identity_keys_of([work for work, _ in done]))),
             )
             for person, done in by_person.values()
-        ]
-        self._people.remember(updates)
-        for update in updates:
-            if (update.versions or update.changed) and (unlinked := by_person[update.person][0].unlinked):
-                self._people.link(unlinked, update.person)
+        ])  # fmt: skip
 
     def _read_people(self, people: list[_Person]) -> tuple[dict[str, Person], dict[str, int]]:
         """One read (BatchGetItem per 100) for every person of this request with something to deliver: the

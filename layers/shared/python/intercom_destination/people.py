@@ -243,10 +243,17 @@ class People:
         """Per person, in one update: the identify and group versions just applied and the identity entries
         that changed (a tombstone forgets one), each only over an older one: of concurrent writers, the newest
         version and the latest learned entry stay. Failures are logged: the worst outcome is a later stale
-        replay applied, or a lookup made again, as without this record."""
-        fan_out(self._executor, lambda update: self._remember(*update), [u for u in updates if u[1] or u[2]])
+        replay applied, or a lookup made again, as without this record. A person's other names are pointed
+        to the record written (People.link)."""
+        fan_out(self._executor, self._remember, [update for update in updates if update.versions or update.changed])
 
-    def _remember(
+    def _remember(self, update: Remembered) -> None:
+        person, versions, changed, seen, unlinked = update
+        self._write(person, versions, changed, seen)
+        if unlinked:
+            self.link(list(unlinked), person)
+
+    def _write(
         self, person: str, versions: list[Version], changed: dict[str, Entry], seen: Mapping[str, int] | None
     ) -> None:
         newest: dict[str, int] = {}
@@ -397,12 +404,14 @@ class People:
 
 class Remembered(NamedTuple):
     """One person's update: their primary record, the versions applied, the identity entries that changed,
-    and that record's applied times as read before the writes (None: not read; no doubt is detected)."""
+    that record's applied times as read before the writes (None: not read; no doubt is detected), and the
+    records of their other names to point to the primary once something is written."""
 
     person: str
     versions: list[Version]
     changed: dict[str, Entry]
     seen: Mapping[str, int] | None = None
+    unlinked: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -418,7 +427,7 @@ class Person:
     seen: dict[str, int] = field(default_factory=dict)
 
     def remembered(self, versions: list[Version], changed: dict[str, Entry]) -> Remembered:
-        return Remembered(self.primary, versions, changed, self.seen)
+        return Remembered(self.primary, versions, changed, self.seen, self.unlinked)
 
     def queue_group(self, now: float) -> str:
         """The message group of anything of theirs queued now: behind what waits, else the primary's."""

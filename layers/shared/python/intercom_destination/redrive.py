@@ -334,11 +334,9 @@ class Redrive:
 
     def _remember(self, person: Person, version: Version, plan: Plan) -> None:
         """The version applied and what was written, so a new function's next identical identify is skipped
-        only if it matches; the person's other names pointed to their record."""
+        only if it matches (and the person's other names pointed to their record)."""
         changes = person.record.changes(self._deliverer.identity(keys_of(plan)))
         self._people.remember([person.remembered([version], changes)])
-        if person.unlinked:
-            self._people.link(person.unlinked, person.primary)
 
     def _person(self, message: QueuedEvent) -> Person:
         """The message's person as ingest saw them: the records of every name its event carries, as one."""
