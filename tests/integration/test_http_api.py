@@ -249,7 +249,7 @@ def test_the_web_script_is_served_with_long_lived_caching_and_an_etag(api: Api) 
     again = api.http.request("GET", api.url + "/v1/web/intercom.js", headers={"If-None-Match": etag})
     assert (again.status, again.data) == (304, b"")
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
-    pinned = api.http.request("GET", api.url + "/v1/web/intercom.js?v=1.1.0")
+    pinned = api.http.request("GET", api.url + "/v1/web/intercom.js?v=2.0.0")
     assert pinned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     other = api.http.request("GET", api.url + "/v1/web/intercom.js?v=0.9.0")
     assert "immutable" not in other.headers["Cache-Control"]

@@ -33,6 +33,8 @@ class Site:
         self.page = page
         self.widget_requests: list[str] = []
         self.blocked: list[str] = []
+        self.warnings: list[str] = []
+        page.on("console", lambda message: self.warnings.append(message.text) if message.type == "warning" else None)
 
     def route(self, route: Route) -> None:
         url = route.request.url

@@ -99,24 +99,29 @@ def test_identity_verification_by_jwt_in_either_spelling(site: Site) -> None:
     assert calls[2] == ["update", {"user_id": "u1", "user_hash": "h-2", "intercom_user_jwt": "jwt-2"}]
 
 
-def test_page_identifies_and_refreshes_the_messenger(site: Site) -> None:
-    site.run(f"{LOAD}.page('u1', {{email: 'ada@example.com'}})")
-    kind, fields = site.calls(wait_for=2)[1]
-    assert kind == "update"
-    assert fields["user_id"] == "u1"
-    assert fields["email"] == "ada@example.com"
-    assert abs(fields["last_request_at"] - time.time()) < 60
+def test_page_refreshes_the_messenger(site: Site) -> None:
+    """analytics.js's page([category], [name], [properties], [options]): a name is never taken for a user id."""
+    site.run(f"""const d = {LOAD};
+        d.page('Pricing');
+        d.page('Docs', 'Pricing', {{path: '/pricing'}}, {{integrations: {{Intercom: false}}}});
+        d.page('Docs', 'Setup', null, {{integrations: {{All: false}}}});
+        d.page({{path: '/'}}, {{integrations: {{Intercom: true}}}});""")
+    calls = site.calls(wait_for=3)
+    assert [call[0] for call in calls] == ["boot", "update", "update"]
+    for _, fields in calls[1:]:
+        assert list(fields) == ["last_request_at"]
+        assert abs(fields["last_request_at"] - time.time()) < 60
+    assert site.warnings == []
 
 
 def test_group_identifies_the_company(site: Site) -> None:
     site.run(f"""{LOAD}.group('acme', {{
         name: 'Acme', plan: 'enterprise', employees: '250', website: 'https://acme.example', industry: 'Anvils',
         monthly_spend: 99.9, createdAt: 1580601600000, region: 'EMEA', address: {{city: 'Paris'}}
-    }}, {{userId: 'u1'}})""")
+    }})""")
     assert site.calls(wait_for=2)[1] == [
         "update",
         {
-            "user_id": "u1",
             "company": {
                 "company_id": "acme",
                 "name": "Acme",
@@ -199,6 +204,79 @@ def test_web_mode_answers_to_its_own_name(site: Site) -> None:
     assert calls[1:3] == [["trackEvent", "web-on", {}], ["trackEvent", "cloud-off", {}]]
     assert calls[3][0] == "update"
     assert calls[3][1]["user_hash"] == "hash-web"
+
+
+SIGNATURES: list[tuple[str, list[Any] | None]] = [
+    # analytics.js's optional leading arguments, read as it reads them
+    ("d.identify({email: 'a@example.com'})", ["update", {"email": "a@example.com"}]),
+    ("d.identify(42, {name: 'Forty Two'})", ["update", {"user_id": "42", "name": "Forty Two"}]),
+    (
+        "d.identify(null, {email: 'b@example.com'}, {integrations: {Intercom: {user_hash: 'h'}}})",
+        ["update", {"email": "b@example.com", "user_hash": "h"}],
+    ),
+    ("d.identify('u1', null, {integrations: {All: true}})", ["update", {"user_id": "u1"}]),
+    ("d.track({event: 'Signed Up', properties: {plan: 'pro'}})", ["trackEvent", "Signed Up", {"plan": "pro"}]),
+    ("d.track('Clicked', null, {integrations: {Intercom: true}})", ["trackEvent", "Clicked", {}]),
+    ("d.group(7, {name: 'Seven'})", ["update", {"company": {"company_id": "7", "name": "Seven"}}]),
+    # what does not fit is refused whole, with a console warning, and nothing reaches the Messenger
+    ("d.identify('u1', 'Ada')", None),
+    ("d.identify(true, {email: 'c@example.com'})", None),
+    ("d.identify('u1', ['a', 'b'])", None),
+    ("d.identify('u1', {}, 'Intercom')", None),
+    ("d.identify('u1', {}, {}, {})", None),
+    ("d.track()", None),
+    ("d.track('  ')", None),
+    ("d.track(['Clicked'])", None),
+    ("d.track('Clicked', 'Button')", None),
+    ("d.track('Clicked', {}, [])", None),
+    ("d.group({name: 'No Id'})", None),
+    ("d.group(NaN, {})", None),
+    ("d.page(5)", None),
+    ("d.page('Docs', 'Pricing', 'Extra')", None),
+]
+
+
+@pytest.mark.parametrize(("call", "expected"), SIGNATURES, ids=[call for call, _ in SIGNATURES])
+def test_the_standalone_object_takes_analytics_js_arguments(site: Site, call: str, expected: list[Any] | None) -> None:
+    site.run(f"const d = {LOAD}; {call}; d.track('marker')")
+    calls = site.calls(wait_for=3 if expected else 2)
+    assert calls[-1] == ["trackEvent", "marker", {}]
+    if expected is None:
+        assert len(calls) == 2
+        assert len(site.warnings) == 1
+        assert site.warnings[0].startswith(f"IntercomDestination.{call[2:].split('(')[0]}: ")
+        assert site.warnings[0].endswith("; nothing was sent")
+    else:
+        assert calls[1] == expected
+        assert site.warnings == []
+
+
+def test_a_callback_is_called_last_in_every_place_analytics_js_allows(site: Site) -> None:
+    called = site.run(f"""() => {{
+        const d = {LOAD};
+        const seen = [];
+        const mark = (name) => () => seen.push(name);
+        d.identify('u1', mark('identify'));
+        d.identify('u1', {{}}, {{}}, mark('identify-4'));
+        d.track('T', mark('track'));
+        d.track('T', {{}}, {{}}, mark('track-4'));
+        d.group('g', mark('group'));
+        d.page(mark('page'));
+        d.page('Docs', 'Pricing', {{}}, {{}}, mark('page-5'));
+        d.identify('u1', mark('misplaced'), {{}});
+        return seen;
+    }}""")
+    assert called == ["identify", "identify-4", "track", "track-4", "group", "page", "page-5"]
+    assert site.warnings == ["IntercomDestination.identify: the callback must be the last argument; nothing was sent"]
+
+
+def test_the_pure_mappings_ignore_traits_that_are_not_objects(site: Site) -> None:
+    """A string or an array as traits is never spread into one attribute per character or item."""
+    mapped = site.run("""['Pricing', ['a', 'b'], 42, null].map((traits) => [
+        IntercomDestination.mapping.user('u1', traits, {}),
+        IntercomDestination.mapping.company('c1', traits),
+        IntercomDestination.mapping.metadata(traits, [])])""")
+    assert mapped == [[{"user_id": "u1"}, {"company_id": "c1"}, {}]] * 4
 
 
 def test_appid_is_required(site: Site) -> None:

@@ -6,6 +6,8 @@
  *   track          -> Intercom('trackEvent', name, metadata)   reset -> Intercom('shutdown') + boot
  *
  * Standalone:  var intercom = IntercomDestination.load({appId: 'abc123'}); intercom.identify('u1', {...});
+ *              (identify, page, group and track take analytics.js's arguments; a call that does not fit them
+ *              is refused with a console warning)
  * As a plugin: analytics.register(IntercomDestination.plugin({appId: 'abc123'}))   (analytics-next, and
  *              @customerio/cdp-analytics-browser, which shares its plugin interface)
  *
@@ -15,7 +17,7 @@
 (function (root) {
   'use strict';
 
-  var VERSION = '1.1.0';
+  var VERSION = '2.0.0';
   /** Regional Messenger API hosts (the Api Base setting); a full URL is accepted too. */
   var API_BASES = {
     US: 'https://api-iam.intercom.io',
@@ -48,8 +50,9 @@
    * @property {string} [apiBase]             'US' | 'EU' | 'AU' or a Messenger API URL; default US
    */
 
-  function isObject(value) {
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  /** A plain object, as analytics.js tells traits and options apart (not an array, a Date, null or a string). */
+  function isPlain(value) {
+    return Object.prototype.toString.call(value) === '[object Object]';
   }
 
   function isEmpty(value) {
@@ -101,7 +104,7 @@
   /** Flat scalars only: nested objects and arrays are dropped; strings cut at Intercom's 255. */
   function scalars(values, excluded) {
     var result = {};
-    Object.keys(values || {}).forEach(function (key) {
+    Object.keys(isPlain(values) ? values : {}).forEach(function (key) {
       var value = values[key];
       if (excluded.indexOf(key) !== -1 || isEmpty(value) || !cleanKey(key)) return;
       if (typeof value === 'string') result[cleanKey(key)] = value.slice(0, MAX_STRING);
@@ -158,14 +161,14 @@
   function intercomOptions(integrations) {
     var flags = flagsOf(integrations);
     for (var i = 0; i < NAMES.length; i++) {
-      if (isObject(flags[NAMES[i]])) return flags[NAMES[i]];
+      if (isPlain(flags[NAMES[i]])) return flags[NAMES[i]];
     }
     return {};
   }
 
   /** group traits (or an identify's traits.company) -> the Messenger's company object. */
   function company(companyId, traits) {
-    traits = traits || {};
+    traits = isPlain(traits) ? traits : {};
     var result = assign({}, {
       company_id: text(companyId),
       name: text(traits.name),
@@ -181,7 +184,7 @@
 
   /** identify / page -> Intercom('update', ...) user fields, with identity verification from integrations. */
   function user(userId, traits, integrations) {
-    traits = traits || {};
+    traits = isPlain(traits) ? traits : {};
     var names = [text(first(traits, ['firstName', 'first_name'])), text(first(traits, ['lastName', 'last_name']))];
     var avatar = text(traits.avatar);
     var verification = intercomOptions(integrations);
@@ -197,11 +200,11 @@
       user_hash: text(first(verification, ['user_hash', 'userHash'])),
       intercom_user_jwt: text(first(verification, ['intercom_user_jwt', 'intercomUserJwt']))
     });
-    if (isObject(traits.company)) {
+    if (isPlain(traits.company)) {
       result.company = company(first(traits.company, ['id', 'company_id']), traits.company);
     }
     if (Array.isArray(traits.companies)) {
-      result.companies = traits.companies.filter(isObject).map(function (item) {
+      result.companies = traits.companies.filter(isPlain).map(function (item) {
         return company(first(item, ['id', 'company_id']), item);
       });
     }
@@ -210,14 +213,14 @@
 
   /** track properties -> event metadata: price first, rich links, flat scalars; at most 10 keys. */
   function metadata(properties, richLinkProperties) {
-    properties = properties || {};
+    properties = isPlain(properties) ? properties : {};
     var result = {};
     var amount = price(properties.revenue, properties.currency);
     if (amount) result.price = amount;
     Object.keys(properties).forEach(function (key) {
       var value = properties[key];
       if (key === 'revenue' || key === 'currency' || key === 'email' || isEmpty(value)) return;
-      if (richLinkProperties.indexOf(key) !== -1 && isObject(value) && value.url && value.value) {
+      if (richLinkProperties.indexOf(key) !== -1 && isPlain(value) && value.url && value.value) {
         result[cleanKey(key)] = { url: String(value.url), value: String(value.value).slice(0, MAX_STRING) };
         return;
       }
@@ -235,6 +238,98 @@
   /** The event name as Intercom stores it: `.` and `$` become `-`, cut at 255. */
   function eventName(name) {
     return String(name).trim().replace(/[.$]/g, '-').slice(0, MAX_STRING);
+  }
+
+  function isMissing(value) {
+    return value === undefined || value === null;
+  }
+
+  function typeName(value) {
+    return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  }
+
+  /** A call that does not fit its signature is not sent (sending it would put wrong data on the user). */
+  function refuse(method, reason) {
+    if (root.console && typeof root.console.warn === 'function') {
+      root.console.warn('IntercomDestination.' + method + ': ' + reason + '; nothing was sent');
+    }
+    return null;
+  }
+
+  function finish(callback) {
+    if (typeof callback === 'function') callback();
+  }
+
+  /**
+   * identify / group arguments, read as analytics.js reads them: ([id], [traits], [options], [callback]),
+   * where the id (a string or a number) may be left out and a function is always the last argument.
+   */
+  function userArguments(method, idName, args) {
+    var result = { id: undefined, traits: {}, options: {}, callback: undefined };
+    var slots = [idName, 'traits', 'options'];
+    var slot = 0;
+    for (var i = 0; i < args.length; i++) {
+      var arg = args[i];
+      if (typeof arg === 'function') {
+        if (i !== args.length - 1) return refuse(method, 'the callback must be the last argument');
+        result.callback = arg;
+        break;
+      }
+      if (slot === 0 && (typeof arg === 'string' || (typeof arg === 'number' && isFinite(arg)))) {
+        result.id = text(arg);
+        slot = 1;
+        continue;
+      }
+      if (slot === 0 && isPlain(arg)) slot = 1;
+      if (slot >= slots.length) return refuse(method, 'takes at most ' + idName + ', traits, options and a callback');
+      if (!isMissing(arg) && !isPlain(arg)) {
+        var expected = slot === 0 ? 'a string or a number' : 'an object';
+        return refuse(method, slots[slot] + ' must be ' + expected + ', not ' + typeName(arg));
+      }
+      if (!isMissing(arg)) result[slot === 1 ? 'traits' : 'options'] = arg;
+      slot += 1;
+    }
+    return result;
+  }
+
+  /** page arguments as analytics.js reads them: up to two strings (category, name), then properties, options. */
+  function pageArguments(args) {
+    var strings = 0;
+    var objects = [];
+    var callback;
+    for (var i = 0; i < args.length; i++) {
+      var arg = args[i];
+      if (typeof arg === 'function') callback = arg;
+      else if (typeof arg === 'string') strings += 1;
+      else if (isPlain(arg)) objects.push(arg);
+      else if (!isMissing(arg)) return refuse('page', 'argument ' + (i + 1) + ' must be a string or an object, not ' + typeName(arg));
+    }
+    if (strings > 2 || objects.length > 2) return refuse('page', 'takes [category], [name], [properties], [options]');
+    // One object is the properties, unless it stands in the options' place (page(category, name, null, options)).
+    var options = objects.length === 2 ? objects[1] : objects.length === 1 && args[3] === objects[0] ? objects[0] : {};
+    return { options: options, callback: callback };
+  }
+
+  /** track arguments as analytics.js reads them: (event, [properties], [options], [callback]) or ({event, properties}, [options]). */
+  function trackArguments(args) {
+    var rest = Array.prototype.slice.call(args, 1);
+    var name = args[0];
+    var properties = rest.shift();
+    if (isPlain(name)) {
+      rest.unshift(properties);
+      properties = name.properties;
+      name = name.event;
+    }
+    if (typeof name !== 'string' || !name.trim()) return refuse('track', 'the event name is required (a string)');
+    var options = rest[0];
+    var callback = [properties, options, rest[1]].filter(function (arg) {
+      return typeof arg === 'function';
+    })[0];
+    if (typeof properties === 'function') properties = undefined;
+    if (typeof options === 'function') options = undefined;
+    if (!isMissing(properties) && !isPlain(properties)) return refuse('track', 'properties must be an object, not ' + typeName(properties));
+    if (!isMissing(options) && !isPlain(options)) return refuse('track', 'options must be an object, not ' + typeName(options));
+    return { name: name, properties: properties || {}, options: options || {}, callback: callback };
   }
 
   /**
@@ -302,33 +397,57 @@
     root.Intercom.apply(null, arguments);
   };
 
-  /** @param {string|undefined} userId  @param {Object} [traits]  @param {{integrations?: Object}} [options] */
-  Destination.prototype.identify = function (userId, traits, options) {
-    var integrations = (options || {}).integrations;
-    if (!allowed(integrations)) return;
-    this.call('update', user(userId, traits, integrations));
-  };
-
-  /** A page view: the same user fields, and Intercom refreshes the Messenger (new messages, visitor state). */
-  Destination.prototype.page = function (userId, traits, options) {
-    var integrations = (options || {}).integrations;
+  /** identify and page, resolved: the user fields (page adds the time, so Intercom refreshes the Messenger). */
+  Destination.prototype.sendUser = function (userId, traits, integrations, isPage) {
     if (!allowed(integrations)) return;
     var fields = user(userId, traits, integrations);
-    fields.last_request_at = Math.floor(Date.now() / 1000);
+    if (isPage) fields.last_request_at = Math.floor(Date.now() / 1000);
     this.call('update', fields);
   };
 
-  Destination.prototype.group = function (groupId, traits, options) {
-    var integrations = (options || {}).integrations;
+  Destination.prototype.sendGroup = function (userId, groupId, traits, integrations) {
     if (!allowed(integrations)) return;
-    var fields = user((options || {}).userId, {}, integrations);
+    var fields = user(userId, {}, integrations);
     fields.company = company(groupId, traits);
     this.call('update', fields);
   };
 
-  Destination.prototype.track = function (event, properties, options) {
-    if (!allowed((options || {}).integrations)) return;
-    this.call('trackEvent', eventName(event), metadata(properties, this.richLinkProperties));
+  Destination.prototype.sendTrack = function (name, properties, integrations) {
+    if (!allowed(integrations)) return;
+    this.call('trackEvent', eventName(name), metadata(properties, this.richLinkProperties));
+  };
+
+  /** identify([userId], [traits], [options], [callback]), as analytics.js reads it. */
+  Destination.prototype.identify = function () {
+    var args = userArguments('identify', 'userId', arguments);
+    if (!args) return;
+    this.sendUser(args.id, args.traits, args.options.integrations, false);
+    finish(args.callback);
+  };
+
+  /** page([category], [name], [properties], [options], [callback]): refreshes the Messenger; names are not sent. */
+  Destination.prototype.page = function () {
+    var args = pageArguments(arguments);
+    if (!args) return;
+    this.sendUser(undefined, {}, args.options.integrations, true);
+    finish(args.callback);
+  };
+
+  /** group(groupId, [traits], [options], [callback]): the company is attached to the Messenger's user. */
+  Destination.prototype.group = function () {
+    var args = userArguments('group', 'groupId', arguments);
+    if (!args) return;
+    if (args.id === undefined) return refuse('group', 'groupId is required (a string or a number)');
+    this.sendGroup(undefined, args.id, args.traits, args.options.integrations);
+    finish(args.callback);
+  };
+
+  /** track(event, [properties], [options], [callback]); event may also be {event, properties}. */
+  Destination.prototype.track = function () {
+    var args = trackArguments(arguments);
+    if (!args) return;
+    this.sendTrack(args.name, args.properties, args.options.integrations);
+    finish(args.callback);
   };
 
   /** Logout: end the Messenger session, then boot a fresh anonymous one. */
@@ -344,11 +463,11 @@
       return function (ctx) {
         var event = ctx.event;
         var context = event.context || {};
-        var options = { integrations: event.integrations, userId: event.userId };
-        if (method === 'identify') destination.identify(event.userId, event.traits, options);
-        if (method === 'page') destination.page(event.userId, context.traits, options);
-        if (method === 'group') destination.group(event.groupId, event.traits, options);
-        if (method === 'track') destination.track(event.event, event.properties, options);
+        var integrations = event.integrations;
+        if (method === 'identify') destination.sendUser(event.userId, event.traits, integrations, false);
+        if (method === 'page') destination.sendUser(event.userId, context.traits, integrations, true);
+        if (method === 'group') destination.sendGroup(event.userId, event.groupId, event.traits, integrations);
+        if (method === 'track') destination.sendTrack(event.event, event.properties, integrations);
         return ctx;
       };
     }
