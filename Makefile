@@ -12,9 +12,11 @@ SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements/sam.lock | cksum | 
 
 # Installs exactly the hashed lock: the same packages on every machine, or a refusal. An older Python is
 # named first, in one line (pip would answer with a wall of resolver errors).
+CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	echo "make: Python 3.11 or newer is needed; $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing). Run with PYTHON=python3.13 (or any 3.11+)" >&2; exit 2; }
+
 $(STAMP): pyproject.toml $(LOCK)
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
-		echo "make: Python 3.11 or newer is needed; $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing). Run with PYTHON=python3.13 (or any 3.11+)" >&2; exit 2; }
+	$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
@@ -25,6 +27,7 @@ install: $(STAMP)
 
 # The SAM CLI pins pydantic apart from our runtime, so it lives in a venv of its own, from its own lock.
 $(SAM_STAMP): requirements/sam.lock
+	$(CHECK_PYTHON)
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/sam.lock
@@ -43,12 +46,16 @@ lock: install  ## regenerate the hashed locks from pyproject.toml, the layer's r
 	$(COMPILE) --allow-unsafe --output-file requirements/sam.lock requirements/sam.in
 
 # Web mode's tests: the real @segment/analytics-next from npm, and Debian's Chromium (no browser download).
+# Each missing tool is named in one line, with how to get it.
 $(WEB_STAMP): tests/web/package.json tests/web/package-lock.json
+	@command -v npm >/dev/null || { echo "make: the browser tests need npm 7 or newer (Node.js): install it (apt-get install npm, or nodejs.org) and run make test again" >&2; exit 2; }
 	npm ci --prefix tests/web --no-audit --no-fund --silent
 	touch $(WEB_STAMP)
 
 browser: $(WEB_STAMP)
-	@command -v chromium >/dev/null || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		{ apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; }; } || { \
+		echo "make: the browser tests need Chromium on the PATH as chromium: install it (sudo apt-get install chromium; any recent Chromium will do) and run make test again" >&2; exit 2; }
 
 dev: install  ## run the destination, an Intercom sandbox and SQS locally (PORT, WRITE_KEY, ACTIONS_FILE, INTERCOM_API_BASE)
 	PYTHONUNBUFFERED=1 $(BIN)/python -m local.dev

@@ -25,6 +25,8 @@ from intercom_destination.mapping.actions import DEFAULT_FILE, ActionsError, Act
 from intercom_destination.secrets import parameter
 from intercom_destination.settings import Settings
 
+from local import environment
+
 
 def load(settings: Settings) -> ActionSet:
     """The actions file in force locally (ACTIONS_FILE, else the default); raises ActionsError."""
@@ -46,14 +48,24 @@ def check(settings: Settings) -> int:
 
 
 def preview(settings: Settings, source: str, as_json: bool) -> int:
-    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        print(
+            f"make preview: EVENT={source}: {exc.strerror}; e.g. EVENT=events/track.json, or EVENT=- to read stdin",
+            file=sys.stderr,
+        )
+        return 2
     try:
         actions = load(settings)
         path_kind, body = _request_body(raw)
         parsed = parse_json_object(body, batch=True)
         items = split_items(path_kind, parsed, settings.max_event_bytes, settings.max_batch_events)
-    except (ActionsError, RequestError) as exc:
+    except ActionsError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except RequestError as exc:
+        print(f"make preview: EVENT={source}: {exc}", file=sys.stderr)
         return 2
     answer = preview_of(items, Caller(""), datetime.now(UTC), actions, settings)
     print(json.dumps(answer, indent=2) if as_json else describe(answer))
@@ -102,7 +114,7 @@ def main() -> None:
     shown.add_argument("event", help="a JSON file (an event, an array, a batch, or an API Gateway event) or -")
     shown.add_argument("--json", action="store_true", help="print POST /v1/preview's JSON")
     args = parser.parse_args()
-    settings = Settings.from_env()
+    settings = environment.settings()
     sys.exit(check(settings) if args.command == "check" else preview(settings, args.event, args.json))
 
 

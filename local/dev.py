@@ -15,12 +15,9 @@ import sys
 import threading
 from pathlib import Path
 
-from intercom_destination.settings import Settings, split_keys
+from intercom_destination.settings import split_keys
 
-from local import actions, stack
-
-#: The ports `make dev` listens on, and their defaults.
-_PORTS = {"PORT": "3000", "SANDBOX_PORT": "3001", "AWS_PORT": "3002"}
+from local import actions, environment, stack
 
 BANNER = """
 intercom-destination is running locally.
@@ -48,16 +45,18 @@ Replay the dead-letter queue with `make replay` (another terminal); Ctrl-C stops
 
 
 def main() -> None:
+    environment.settings()  # a wrong setting (LEAD_HANDLING=...) never reaches traffic: refuse to start
     actions_file = os.environ.get("ACTIONS_FILE") or None
-    if actions_file:  # a wrong file never reaches traffic: refuse to start
+    if actions_file:
         actions_file = str(Path(actions_file).resolve())
-        if actions.check(Settings.from_env({"ACTIONS_FILE": actions_file})):
+        if actions.check(environment.settings({"ACTIONS_FILE": actions_file})):
             sys.exit("make dev: not started; fix the actions file (make actions-check) and run it again")
-    api_base = os.environ.get("INTERCOM_API_BASE") or None
+    api_base = environment.api_base()
     write_key = os.environ.get("WRITE_KEY", "dev-write-key")
     if not split_keys(write_key):
         sys.exit("make dev: WRITE_KEY is empty: set the key your SDKs send, e.g. WRITE_KEY=my-key make dev")
-    ports = {name: int(os.environ.get(name, default)) for name, default in _PORTS.items()}
+    ports = {name: environment.port(name) for name in environment.PORTS}
+    instances = environment.instances()
     for name, number in ports.items():
         if not (name == "SANDBOX_PORT" and api_base) and not stack.free("127.0.0.1", number):
             sys.exit(
@@ -71,7 +70,7 @@ def main() -> None:
         write_key=write_key,
         intercom_api_base=api_base,
         intercom_token=os.environ.get("INTERCOM_ACCESS_TOKEN"),
-        instances=int(os.environ.get("INSTANCES") or "1"),
+        instances=instances,
     )
     overrides = {}
     if webhook_secret := os.environ.get("WEBHOOK_SECRET"):
@@ -89,7 +88,7 @@ def main() -> None:
             intercom=f"sandbox at {sandbox.url}" if sandbox else running.intercom_api_base,
             aws=running.resources.endpoint,
             queue=running.resources.dead_letter_queue_url.rsplit("/", 1)[1],
-            instances=os.environ.get("INSTANCES") or "1",
+            instances=instances,
             see=f"\nThen see what Intercom received:\n\n  curl -s {sandbox.url}/_sandbox/state\n" if sandbox else "",
         ),
         flush=True,

@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from intercom_destination.settings import Settings
-
-from local import stack
+from local import environment, stack
 
 
 def main() -> None:
@@ -19,7 +17,7 @@ def main() -> None:
     _, api_base = stack.attach_to_dev()
     result = stack.invoke(stack.load_forget(), {"userId": user_id, "email": email}, name="forget")
     print(result["summary"])
-    print(f"Intercom region: {Settings.from_env().intercom_region} ({api_base})")
+    print(f"Intercom region: {environment.settings().intercom_region} ({api_base})")
 
 
 if __name__ == "__main__":

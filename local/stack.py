@@ -18,6 +18,7 @@ import boto3
 from intercom_destination.settings import Settings
 from moto.server import ThreadedMotoServer
 
+from . import environment
 from .adapter import Adapter, Handler, LambdaContext, load_handler
 from .instances import Instances
 from .sandbox import DEFAULT_TOKEN, Sandbox
@@ -112,14 +113,15 @@ def attach_to_dev() -> tuple[Resources, str]:
     """Point this process's functions at the running `make dev` stack (its ports: SANDBOX_PORT, AWS_PORT;
     or INTERCOM_API_BASE), as `make replay`, `make unpark` and `make forget` do. Returns its resources
     and the Intercom API base. Raises NoLocalStackError when nothing answers on AWS_PORT."""
-    aws_port = os.environ.get("AWS_PORT", "3002")
-    if not answers("127.0.0.1", int(aws_port)):
+    environment.settings()  # a wrong setting is named before anything runs
+    aws_port = environment.port("AWS_PORT")
+    if not answers("127.0.0.1", aws_port):
         raise NoLocalStackError(
             f"no local stack answers on 127.0.0.1:{aws_port} (AWS_PORT): start one with `make dev` in another "
             "terminal, or set AWS_PORT and SANDBOX_PORT to the ports its banner printed"
         )
     resources = provision(f"http://127.0.0.1:{aws_port}")
-    api_base = os.environ.get("INTERCOM_API_BASE") or f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '3001')}"
+    api_base = environment.api_base() or f"http://127.0.0.1:{environment.port('SANDBOX_PORT')}"
     token = os.environ.get("INTERCOM_ACCESS_TOKEN") or DEFAULT_TOKEN
     configure(
         **function_env(write_key="unused", intercom_api_base=api_base, intercom_token=token, resources=resources),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,8 +39,8 @@ def user_env(**env: str) -> dict[str, str]:
     return {**clean, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", **env}
 
 
-def run(module: str, **env: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", module]
+def run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", module, *args]
     return subprocess.run(command, cwd=ROOT, env=user_env(**env), capture_output=True, text=True, timeout=60)  # noqa: S603
 
 
@@ -77,6 +78,65 @@ def test_replay_and_forget_without_a_running_stack_say_how_to_start_one(module: 
     line = one_line(run(module, AWS_PORT=str(port), **env))
     assert f"no local stack answers on 127.0.0.1:{port} (AWS_PORT)" in line
     assert "make dev" in line
+
+
+SETTING_SLIPS: list[tuple[list[str], dict[str, str], list[str]]] = [
+    (["local.dev"], {"PORT": "abc"}, ["PORT='abc' is not a port number", "PORT=3100"]),
+    (["local.dev"], {"SANDBOX_PORT": "70000"}, ["SANDBOX_PORT='70000' is not a port number", "SANDBOX_PORT=3101"]),
+    (["local.dev"], {"INSTANCES": "0"}, ["INSTANCES='0' must be a whole number from 1 to 16", "INSTANCES=3 make dev"]),
+    (
+        ["local.dev"],
+        {"INTERCOM_API_BASE": "api.intercom.io"},
+        ["INTERCOM_API_BASE='api.intercom.io' is not an http(s) URL", "leave it unset"],
+    ),
+    (
+        ["local.dev"],
+        {"LEAD_HANDLING": "bogus"},
+        ["LEAD_HANDLING='bogus' is not valid", "'lead', 'user' or 'skip'", "unset it"],
+    ),
+    (["local.dev"], {"INTERCOM_REGION": "mars"}, ["INTERCOM_REGION='mars' is not valid", "one of US, EU, AU"]),
+    (["local.replay"], {"AWS_PORT": "x"}, ["AWS_PORT='x' is not a port number", "AWS_PORT=3102"]),
+    (
+        ["local.forget"],
+        {"USER_ID": "u-1", "MAX_BATCH_EVENTS": "many"},
+        ["MAX_BATCH_EVENTS='many' is not valid", "valid integer"],
+    ),
+    (["local.actions", "check"], {"REDRIVE_LIVE_SHARE": "2"}, ["REDRIVE_LIVE_SHARE='2' is not valid", "less than 1"]),
+    (
+        ["local.actions", "preview", "no-such-event.json"],
+        {},
+        ["EVENT=no-such-event.json: No such file", "EVENT=events/track.json"],
+    ),
+    (["local.actions", "preview", "README.md"], {}, ["EVENT=README.md: body is not valid JSON"]),
+]
+
+
+@pytest.mark.parametrize(("command", "env", "expected"), SETTING_SLIPS, ids=lambda value: str(value))
+def test_every_wrong_setting_is_named_with_a_remedy(
+    command: list[str], env: dict[str, str], expected: list[str]
+) -> None:
+    line = one_line(run(*command, **env))
+    for part in expected:
+        assert part in line
+
+
+def _without_tools(tmp_path: Path) -> dict[str, str]:
+    """A PATH that has make's shell tools but neither chromium, npm nor apt-get."""
+    (tmp_path / "bin").mkdir()
+    for tool in ("sh", "id", "cat", "cksum", "cut", "touch"):
+        (tmp_path / "bin" / tool).symlink_to(str(Path("/bin", tool).resolve()))
+    return {**os.environ, "PATH": str(tmp_path / "bin")}
+
+
+@pytest.mark.parametrize(("flags", "tool"), [([], "Chromium"), (["-W", "tests/web/package.json"], "npm 7 or newer")])
+def test_make_test_without_the_browser_tools_names_the_missing_one(tmp_path: Path, flags: list[str], tool: str) -> None:
+    make = shutil.which("make") or "/usr/bin/make"
+    done = subprocess.run(  # noqa: S603
+        [make, "-s", *flags, "browser"], cwd=ROOT, env=_without_tools(tmp_path), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"make: the browser tests need {tool}" in done.stderr
+    assert "run make test again" in done.stderr
 
 
 def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happens_next() -> None:
@@ -140,12 +200,13 @@ def test_a_signed_webhook_with_no_secret_configured_says_so(api: Api) -> None:
     assert "WEBHOOK_SECRET" in reply.body["message"]
 
 
-def test_make_with_a_python_too_old_says_so_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("target", "venv"), [("install", "VENV"), ("sam", "SAM_VENV")])
+def test_make_with_a_python_too_old_says_so_in_one_line(tmp_path: Path, target: str, venv: str) -> None:
     old = tmp_path / "python3.9"
     old.write_text('#!/bin/sh\n[ "$1" = "--version" ] && echo "Python 3.9.18" && exit 0\nexit 1\n')
     old.chmod(0o755)
     done = subprocess.run(  # noqa: S603
-        ["make", "install", f"PYTHON={old}", f"VENV={tmp_path / 'venv'}"],  # noqa: S607
+        ["make", target, f"PYTHON={old}", f"{venv}={tmp_path / 'venv'}"],  # noqa: S607
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode != 0
