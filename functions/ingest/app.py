@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from intercom_destination import api_doc
 from intercom_destination.answers import INGEST_ANSWERS, PREVIEW_ANSWERS, SECURITY, Accepted, Preview, Refused
-from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH, RawRequest, RequestError
+from intercom_destination.inbound import RawRequest, RequestError
 from intercom_destination.ingest import MISCONFIGURED, RETRY_AFTER_SECONDS, Answer
 from intercom_destination.telemetry import add_intercom_metrics
 from intercom_destination.wiring import drain_intercom_calls, ingest_service
@@ -47,7 +48,12 @@ def _refused(status: int, code: str, message: str, headers: dict[str, str] | Non
     return _json(status, Refused(code=code, message=message).model_dump(mode="json"), headers)
 
 
-@app.get("/openapi.json", summary="This document", responses={200: {"description": "OpenAPI 3.1, as JSON"}})
+@app.get(
+    "/openapi.json",
+    summary="This document",
+    operation_id="get_openapi_document",
+    responses={200: {"description": "OpenAPI 3.1, as JSON"}},
+)
 def openapi_document() -> Response[str]:
     return Response(200, "application/json", app.get_openapi_json_schema(**api_doc.document_settings()))
 
@@ -59,7 +65,7 @@ def swagger_ui() -> Response[str]:
     return Response(200, "text/html", page)
 
 
-@app.get("/health", summary="Liveness", responses={200: {"description": "the function answers"}})
+@app.get("/health", summary="Liveness", operation_id="health", responses={200: {"description": "the function answers"}})
 def health() -> Response[dict[str, str]]:
     return _json(200, {"status": "ok"})
 
@@ -67,6 +73,7 @@ def health() -> Response[dict[str, str]]:
 @app.get(
     "/v1/web/intercom.js",
     summary="Web mode's browser script (loads the Intercom Messenger)",
+    operation_id="get_web_script",
     responses={
         200: {"description": "JavaScript", "content": {"application/javascript": {}}},
         304: {"description": "not modified"},
@@ -92,6 +99,7 @@ def web_script() -> Response[str]:
     "/v1/preview",
     summary="What events would do: the actions each fires and the Intercom requests each would send (none is sent)",
     responses={**PREVIEW_ANSWERS},
+    operation_id="preview",
     security=SECURITY,
 )
 def preview(
@@ -103,27 +111,25 @@ def preview(
     return _json(answer.status, answer.body, answer.headers)
 
 
-@app.post("/v1/<kind>", summary="Send calls", responses=INGEST_ANSWERS, security=SECURITY)
-def ingest(
-    kind: api_doc.CallPath,
-    body: api_doc.IngestBody = None,  # type: ignore[assignment]  # documents the body; the layer parses it
-) -> Response[Accepted]:
-    if kind not in BATCH_PATHS and kind not in SINGLE_CALL_PATHS and kind != WEBHOOK_PATH:
-        return _not_found()
-    return _handle(kind)
+def _sender(kind: str, body: object) -> Callable[..., Response[Accepted]]:
+    """The handler of one call route; `body` only documents what it reads (the layer parses it)."""
+
+    def send(body: object = None) -> Response[Accepted]:
+        return _handle(kind)
+
+    send.__annotations__ = {"body": body, "return": Response[Accepted]}
+    return send
 
 
-@app.route(
-    "/v1/webhook",
-    method=["PUT", "PATCH"],
-    summary="Send calls as a pipeline's webhook destination (POST works too)",
-    responses=INGEST_ANSWERS,
-    security=[*SECURITY, {"webhookSignature": []}],
-)
-def webhook(
-    body: api_doc.IngestBody = None,  # type: ignore[assignment]  # documents the body; the layer parses it
-) -> Response[Accepted]:
-    return _handle(WEBHOOK_PATH)
+for _route in api_doc.CALL_ROUTES:
+    app.route(
+        _route.path,
+        method=list(_route.methods),
+        summary=_route.summary,
+        responses=INGEST_ANSWERS,
+        security=_route.security,
+        operation_id=_route.operation_id,
+    )(_sender(_route.kind, _route.body))
 
 
 def _raw_request() -> RawRequest:

@@ -37,17 +37,35 @@ def test_the_document_is_valid_openapi_with_the_write_key_schemes(document: dict
         ("http", "bearer"),
         ("apiKey", "X-Signature"),
     }
-    operation = document["paths"]["/v1/{kind}"]["post"]
-    assert operation["security"] == [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
-    for method in ("put", "patch"):  # a pipeline's webhook may also sign its body
+    batch = document["paths"]["/v1/batch"]["post"]
+    assert batch["security"] == [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
+    for method in ("post", "put", "patch"):  # a pipeline's webhook may also sign its body
         assert {"webhookSignature": []} in document["paths"]["/v1/webhook"][method]["security"]
-    (kind,) = operation["parameters"]
-    assert {"batch", "import", "identify", "t", "alias"} <= set(kind["schema"]["enum"])
-    shapes = operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
-    bodies = {shape["$ref"].rsplit("/", 1)[1] for shape in shapes if "$ref" in shape}
-    assert bodies == {"Batch", "Identify", "Track", "Page", "Screen", "Group", "Alias"}
+    shapes = batch["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    assert [shape["$ref"].rsplit("/", 1)[1] for shape in shapes if "$ref" in shape] == ["Batch"]
     (array,) = [shape for shape in shapes if shape.get("type") == "array"]  # a bare array of calls
-    assert {ref["$ref"].rsplit("/", 1)[1] for ref in array["items"]["oneOf"]} == bodies - {"Batch"}
+    calls = {"Identify", "Track", "Page", "Screen", "Group", "Alias"}
+    assert {ref["$ref"].rsplit("/", 1)[1] for ref in array["items"]["oneOf"]} == calls
+    webhook = document["paths"]["/v1/webhook"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {shape["$ref"].rsplit("/", 1)[1] for shape in webhook["anyOf"] if "$ref" in shape} == calls | {"Batch"}
+
+
+def test_each_call_path_is_described_with_its_own_body(document: dict[str, Any]) -> None:
+    """A generated client calls /v1/identify or /v1/batch by name, each with the body it takes."""
+    from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS
+
+    for kind, call in SINGLE_CALL_PATHS.items():
+        operation = document["paths"][f"/v1/{kind}"]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert schema["$ref"] == f"#/components/schemas/{call.capitalize()}", kind
+        assert operation["operationId"] == f"send_{kind}"
+        assert "parameters" not in operation  # no {kind} left to fill in
+    for kind in BATCH_PATHS:
+        operation = document["paths"][f"/v1/{kind}"]["post"]
+        assert operation["requestBody"] == document["paths"]["/v1/batch"]["post"]["requestBody"]
+    assert not any("{" in path for path in document["paths"])
+    operation_ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))
 
 
 def test_every_route_of_the_resolver_is_in_the_document(document: dict[str, Any]) -> None:
@@ -66,7 +84,7 @@ def test_the_swagger_ui_is_served_at_docs(stack: Any) -> None:
     assert "SwaggerUIBundle" in reply.body["raw"]
 
 
-def answers_as_documented(document: dict[str, Any], reply: Reply, path: str = "/v1/{kind}") -> None:
+def answers_as_documented(document: dict[str, Any], reply: Reply, path: str = "/v1/batch") -> None:
     """The body validates against the schema the document gives for this status (refs resolved in place)."""
     answers = document["paths"][path]["post"]["responses"]
     schema = answers[str(reply.status)]["content"]["application/json"]["schema"]

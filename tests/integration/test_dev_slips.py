@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -19,24 +18,13 @@ import pytest
 import urllib3
 
 from tests.conftest import Api
-
-ROOT = Path(__file__).parents[2]
+from tests.dev_server import ROOT, dev_server, user_env
 
 
 def free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port: int = probe.getsockname()[1]
         return port
-
-
-def user_env(**env: str) -> dict[str, str]:
-    """A user's shell: none of the function settings the test session's stack put in this process's
-    environment (INTERCOM_API_BASE there would make `make dev` use it instead of a sandbox)."""
-    from intercom_destination.settings import Settings
-
-    settings = {name.upper() for name in Settings.model_fields}
-    clean = {k: v for k, v in os.environ.items() if k not in settings and not k.startswith("AWS_ENDPOINT_URL")}
-    return {**clean, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", **env}
 
 
 def run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -142,24 +130,9 @@ def test_make_test_without_the_browser_tools_names_the_missing_one(tmp_path: Pat
 def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happens_next() -> None:
     """`make dev` as a user runs it: the terminal shows, for each queued or parked event, the person (a
     hash), the action, Intercom's answer and what happens next (#21 §2)."""
-    env = user_env(PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.dev"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with dev_server() as dev:
+        endpoint, sandbox, process = dev.endpoint, dev.sandbox, dev.process
         assert process.stdout is not None
-        banner = ""
-        while "Ctrl-C stops everything" not in banner:
-            line = process.stdout.readline()
-            assert line, banner
-            banner += line
-        endpoint = re.search(r"endpoint\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
-        sandbox = re.search(r"sandbox at (http://\S+)", banner).group(1)  # type: ignore[union-attr]
         http = urllib3.PoolManager()
         headers = urllib3.make_headers(basic_auth="dev-write-key:")
         track = {"type": "track", "userId": "nobody-yet", "event": "Viewed", "messageId": "queued-1"}
@@ -181,9 +154,6 @@ def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happen
         assert "make unpark" in parked["next"]
         assert len(queued["person"]) == 16
         assert "nobody-yet" not in queued["person"]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_a_batch_posted_to_a_single_call_path_is_told_where_it_goes(api: Api) -> None:

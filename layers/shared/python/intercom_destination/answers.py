@@ -81,7 +81,7 @@ class Preview(BaseModel):
 SECURITY: list[dict[str, list[str]]] = [{"writeKeyBasic": []}, {"writeKeyBearer": []}]
 _REFUSED: dict[str, Any] = {"application/json": {"model": Refused}}
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before resending", "schema": {"type": "integer"}}}
-#: Every answer of `/v1/{kind}`, for the API document.
+#: Every answer of the paths that take calls (`/v1/batch`, `/v1/identify`, ...), for the API document.
 INGEST_ANSWERS: dict[int, Any] = {
     200: {"description": "every event accepted", "content": {"application/json": {"model": Accepted}}},
     400: {

@@ -4,34 +4,79 @@ models are part of the cold start whatever (~50 ms here, measured by `make bench
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 
 from .answers import SECURITY
 from .events import Alias, Batch, Call, Group, Identify, Page, Screen, Track
 from .inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH
 
-#: The `kind` of `/v1/{kind}`.
-CallPath = Annotated[
-    str,
-    PathParam(
-        description="a batch, one call of that type, or `webhook`: a batch, an array or one call of any type",
-        json_schema_extra={"enum": sorted([*BATCH_PATHS, *SINGLE_CALL_PATHS, WEBHOOK_PATH])},
-    ),
-]
-#: What `/v1/{kind}` reads (the layer parses it: bounded, gzip, one answer per event).
+_SINGLE_BODIES: dict[str, Any] = {
+    "identify": Identify, "track": Track, "page": Page, "screen": Screen, "group": Group, "alias": Alias
+}  # fmt: skip
+#: What the webhook and the preview read: a batch, an array, or one call of any type.
 IngestBody = Annotated[
     Batch | list[Call] | Identify | Track | Page | Screen | Group | Alias,
-    Body(
-        description='a batch (`{"batch": [...]}`, or on a batch path a bare array of calls), or one call '
-        "(its `type` may be left out: the path gives it)"
-    ),
+    Body(description='a batch (`{"batch": [...]}`), an array of calls, or one call of any type'),
 ]
+_BATCH_BODY = Annotated[
+    Batch | list[Call], Body(description='`{"batch": [...]}` (up to 2,500 calls, 500 KB), or a bare array of calls')
+]
+
+
+@dataclass(frozen=True)
+class CallRoute:
+    """One path the SDKs post calls to, with the body it reads, as the document describes it."""
+
+    kind: str  # the path's last segment, which ingest reads
+    body: Any  # the annotation that documents the body (the layer parses it: bounded, gzip, per event)
+    summary: str
+    operation_id: str
+    methods: tuple[str, ...] = ("POST",)
+    signed: bool = False  # a pipeline's webhook may sign its body (X-Signature)
+
+    @property
+    def path(self) -> str:
+        return f"/v1/{self.kind}"
+
+    @property
+    def security(self) -> list[dict[str, list[str]]]:
+        return [*SECURITY, {"webhookSignature": []}] if self.signed else SECURITY
+
+
+def _single(kind: str, call: str) -> CallRoute:
+    described = Body(description=f"one {call} call (its `type` may be left out)")
+    body = Annotated[_SINGLE_BODIES[call], described]  # type: ignore[valid-type]  # built at run time, per path
+    short = f" (short path, as analytics.js posts it; the same as /v1/{call})" if kind != call else ""
+    return CallRoute(kind, body, f"Send one {call} call{short}", f"send_{kind}")
+
+
+def _batch(kind: str) -> CallRoute:
+    alias = "" if kind == "batch" else " (the same as /v1/batch)"
+    return CallRoute(kind, _BATCH_BODY, f"Send a batch of calls{alias}", f"send_{kind}")
+
+
+#: Every path that takes calls, each with its own body, so a generated client can call each by name.
+CALL_ROUTES: tuple[CallRoute, ...] = (
+    *(_batch(kind) for kind in sorted(BATCH_PATHS, key=lambda kind: (kind != "batch", kind))),
+    *(_single(kind, call) for kind, call in SINGLE_CALL_PATHS.items()),
+    *(
+        CallRoute(
+            WEBHOOK_PATH,
+            IngestBody,
+            "Send calls as a pipeline's webhook destination",
+            f"send_webhook_{method.lower()}",
+            (method,),
+            signed=True,
+        )
+        for method in ("POST", "PUT", "PATCH")
+    ),
+)
 
 
 def document_settings() -> dict[str, Any]:
