@@ -88,17 +88,11 @@ test: lint browser sam  ## lint, types, then unit, integration, contract, end-to
 unit: install
 	$(BIN)/pytest tests/unit
 
-bench: install  ## calls per event, speed, CPU, cold start, drain rate, answers under a slow or down Intercom, costs against a baseline commit, several instances, as tables
-	$(BIN)/python -m benchmarks.efficiency
-	$(BIN)/python -m benchmarks.drain
-	$(BIN)/python -m benchmarks.run
-	$(BIN)/python -m benchmarks.budget
-	$(BIN)/python -m benchmarks.costs
-	$(BIN)/python -m benchmarks.instances
-	$(BIN)/python -m benchmarks.coldstart313
+bench: install  ## every benchmark, as tables, each written into docs/benchmarks.md (benchmarks/record.py lists them)
+	$(BIN)/python -m benchmarks.record
 
 soak: install  ## 1,000 events with 20 % of Intercom calls failing, replayed until every event is in exactly once
-	$(BIN)/python -m benchmarks.soak
+	$(BIN)/python -m benchmarks.record soak
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -99,9 +99,9 @@ def function_env(
 
 def configure(**env: str) -> None:
     """Set function environment variables and make the next invocation read them (a new cold start)."""
-    from intercom_destination import wiring  # after BASE_ENV: its loggers read the service name
-
     os.environ.update(env)
+    from intercom_destination import wiring  # after BASE_ENV and env: its loggers read the service name and level
+
     wiring.reset()
 
 

@@ -4,12 +4,14 @@ tests that read its terminal or call it as a client would."""
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
@@ -21,7 +23,8 @@ def user_env(**env: str) -> dict[str, str]:
     from intercom_destination.settings import Settings
 
     settings = {name.upper() for name in Settings.model_fields}
-    clean = {k: v for k, v in os.environ.items() if k not in settings and not k.startswith("AWS_ENDPOINT_URL")}
+    ours = ("AWS_ENDPOINT_URL", "POWERTOOLS_")  # the session stack's endpoints and log level
+    clean = {k: v for k, v in os.environ.items() if k not in settings and not k.startswith(ours)}
     return {**clean, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", **env}
 
 
@@ -30,6 +33,26 @@ class DevServer:
     process: subprocess.Popen[str]
     endpoint: str  # the destination, as the banner prints it
     sandbox: str  # the Intercom sandbox
+    aws: str  # the embedded SQS and DynamoDB
+    banner: str
+
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)  # the terminal after the banner
+
+    def next_line(self, timeout: float = 30) -> str:
+        """The terminal's next line ("" once the process ended), read off the pipe by a thread so that
+        the process never blocks on a full pipe."""
+        return self.lines.get(timeout=timeout)
+
+    def env(self) -> dict[str, str]:
+        """What `make replay`, `unpark` and `forget` need to find this stack (its ports)."""
+        return {"SANDBOX_PORT": self.sandbox.rsplit(":", 1)[1], "AWS_PORT": self.aws.rsplit(":", 1)[1]}
+
+
+def _drain(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.put(line)
+    lines.put("")
 
 
 @contextmanager
@@ -52,7 +75,10 @@ def dev_server(**env: str) -> Iterator[DevServer]:
             banner += line
         endpoint = re.search(r"endpoint\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
         sandbox = re.search(r"sandbox at (http://\S+)", banner).group(1)  # type: ignore[union-attr]
-        yield DevServer(process, endpoint, sandbox)
+        aws = re.search(r"SQS, DynamoDB\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
+        running = DevServer(process, endpoint, sandbox, aws, banner)
+        threading.Thread(target=_drain, args=(process, running.lines), daemon=True).start()
+        yield running
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -131,8 +131,7 @@ def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happen
     """`make dev` as a user runs it: the terminal shows, for each queued or parked event, the person (a
     hash), the action, Intercom's answer and what happens next (#21 §2)."""
     with dev_server() as dev:
-        endpoint, sandbox, process = dev.endpoint, dev.sandbox, dev.process
-        assert process.stdout is not None
+        endpoint, sandbox = dev.endpoint, dev.sandbox
         http = urllib3.PoolManager()
         headers = urllib3.make_headers(basic_auth="dev-write-key:")
         track = {"type": "track", "userId": "nobody-yet", "event": "Viewed", "messageId": "queued-1"}
@@ -142,7 +141,7 @@ def test_the_dev_terminal_says_why_an_event_was_queued_or_parked_and_what_happen
         assert http.request("POST", f"{endpoint}/v1/batch", json={"batch": [identify]}, headers=headers).status == 200
         seen: dict[str, dict[str, Any]] = {}
         while len(seen) < 2:
-            line = process.stdout.readline()
+            line = dev.next_line()
             assert line, seen
             if line.startswith("{") and '"outcome"' in line:
                 record = json.loads(line)
