@@ -197,20 +197,14 @@ def drain(
     bench.fresh(validate_requests=False)
     with modelled_sqs(queue):
         bench.cold()
-        assert (
-            bench.api.batch(
-                *({"type": "identify", "userId": p, "messageId": f"i-{p}"} for p in [*names, *LIVE_USERS])
-            ).status
-            == 200
-        )
+        bench.send([{"type": "identify", "userId": p, "messageId": f"i-{p}"} for p in [*names, *LIVE_USERS]])
         bench.sandbox.configure(faults=[{"status": 500, "path": "/events"}])
         tracks = [
             {"type": "track", "userId": p, "event": f"E{i}", "messageId": f"t-{next(ids)}"}
             for i in range(per_person)
             for p in names
         ]
-        for start in range(0, len(tracks), 500):
-            assert bench.api.batch(*tracks[start : start + 500]).status == 200
+        bench.send(tracks, per_request=100)
         queued = len(queue)
         bench.sandbox.configure(faults=[], latency_ms=100, rate_limit=limit, window_seconds=window)
         before = len(bench.sandbox.requests())

@@ -158,7 +158,7 @@ def speed_table(bench: Bench, events: int, rtt_ms: float, runs: int) -> list[tup
 def known(bench: Bench, users: int, rtt_ms: float) -> None:
     """A fresh workspace where the users exist (so every track is delivered), then Intercom's latency."""
     bench.fresh(validate_requests=False)
-    assert bench.api.batch(*(identify(f"s{n}") for n in range(users))).status == 200
+    bench.send([identify(f"s{n}") for n in range(users)])
     bench.sandbox.configure(latency_ms=rtt_ms)
     bench.cold()
 

@@ -32,6 +32,11 @@ def begin(name: str) -> str:
 END = "<!-- end of make bench output -->"
 
 
+def tables(output: str) -> str:
+    """What a script printed, without the JSON lines the functions log (and powertools' metric flushes)."""
+    return "\n".join(line for line in output.splitlines() if not line.startswith("{")).strip()
+
+
 def record(page: str, name: str, output: str, when: datetime) -> str:
     """The page with `name`'s region replaced by this output; a page without its markers is refused."""
     pattern = re.compile(re.escape(begin(name)) + r"\n.*?" + re.escape(END), re.DOTALL)
@@ -39,7 +44,7 @@ def record(page: str, name: str, output: str, when: datetime) -> str:
         raise SystemExit(f"{PAGE.name}: no region for benchmarks.{name} ({begin(name)} … {END})")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     stamp = f"*Printed by `python -m benchmarks.{name}` on {when:%Y-%m-%d} ({machine}):*"
-    region = f"{begin(name)}\n{stamp}\n\n{output.strip()}\n{END}"
+    region = f"{begin(name)}\n{stamp}\n\n{tables(output)}\n{END}"
     return pattern.sub(lambda _: region, page, count=1)
 
 
@@ -52,7 +57,7 @@ def main() -> None:
         parser.error(f"no such benchmark: {', '.join(sorted(unknown))} (there are {', '.join([*BENCHMARKS, SOAK])})")
     for name in args.names or BENCHMARKS:
         done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}"], cwd=ROOT, capture_output=True, text=True)  # noqa: S603
-        sys.stdout.write(done.stdout)
+        print(tables(done.stdout), flush=True)
         if done.returncode != 0:
             sys.stderr.write(done.stderr)
             raise SystemExit(f"benchmarks.{name} failed (exit {done.returncode}); {PAGE.name} left as it was for it")

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from customerio.analytics import Client as CustomerIoClient
+from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client as SegmentClient
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
 from tests.conftest import CIO_KEY, WRITE_KEY
 
-#: Both SDKs are untyped; this names what the tests hold.
+#: The SDKs are untyped; this names what the tests hold.
 Client = Any
 
 
@@ -28,7 +29,22 @@ def customerio(stack: Stack, errors: list[Any], **options: Any) -> Client:
     return CustomerIoClient(CIO_KEY, host=stack.url, on_error=lambda e, batch: errors.append(e), **options)
 
 
-SDKS: dict[str, Callable[..., Client]] = {"segment-analytics-python": segment, "customerio-cdp-analytics": customerio}
+def rudderstack(stack: Stack, errors: list[Any], **options: Any) -> Client:
+    # A fork of Segment's SDK: the same calls, identify's traits sent in context.traits, gzip by default.
+    return RudderClient(WRITE_KEY, host=stack.url, on_error=lambda e, batch: errors.append(e), **options)
+
+
+SDKS: dict[str, Callable[..., Client]] = {
+    "segment-analytics-python": segment,
+    "customerio-cdp-analytics": customerio,
+    "rudder-sdk-python": rudderstack,
+}
+#: Each SDK's client class and the module that dates its events (for the clock test).
+PACKAGES = {
+    "segment-analytics-python": (SegmentClient, "segment.analytics"),
+    "customerio-cdp-analytics": (CustomerIoClient, "customerio.analytics"),
+    "rudder-sdk-python": (RudderClient, "rudderstack.analytics"),
+}
 MODES: dict[str, dict[str, Any]] = {
     "batched": {"upload_size": 100},
     "sync": {"sync_mode": True},
@@ -76,9 +92,7 @@ def test_identify_group_track_reach_intercom(stack: Stack, sandbox: SandboxContr
 def test_a_wrong_key_is_refused_and_reported_to_the_sdk(stack: Stack, sandbox: SandboxControl, sdk: str) -> None:
     errors: list[Any] = []
     options: dict[str, Any] = {"max_retries": 0}
-    client = (SegmentClient if sdk.startswith("segment") else CustomerIoClient)(
-        "wrong-key", host=stack.url, on_error=lambda e, batch: errors.append(e), **options
-    )
+    client = PACKAGES[sdk][0]("wrong-key", host=stack.url, on_error=lambda e, batch: errors.append(e), **options)
     client.identify("nobody", {"email": "n@example.com"})
     client.flush()
     client.join()
@@ -109,7 +123,7 @@ def test_devices_with_wrong_clocks_neither_win_forever_nor_lose(
 ) -> None:
     """A device 400 days ahead, then one with a true clock, then one a year behind identify the same user, in
     that order: each later identify wins, and no last_seen_at Intercom gets lies in the future."""
-    package = "segment.analytics" if sdk.startswith("segment") else "customerio.analytics"
+    package = PACKAGES[sdk][1]
     errors: list[Any] = []
     for skew, plan in ((timedelta(days=400), "ahead"), (timedelta(0), "true"), (timedelta(days=-365), "behind")):
         for module in ("client", "request"):  # the event's timestamp, and sentAt

@@ -32,6 +32,11 @@ def test_recording_replaces_only_its_own_region() -> None:
     assert record.record(written, "costs", "| b |\n|---|\n| 2 |", when).count("| 2 |") == 1
 
 
+def test_the_functions_log_lines_are_left_out() -> None:
+    printed = 'Title\n\n{"level":"INFO","message":"x"}\n| a |\n|---|\n{"_aws": {}}\n| 1 |\n'
+    assert record.tables(printed) == "Title\n\n| a |\n|---|\n| 1 |"
+
+
 def test_a_page_without_the_region_is_refused() -> None:
     with pytest.raises(SystemExit, match=r"no region for benchmarks\.costs"):
         record.record("no markers here", "costs", "output", datetime.now(UTC))
