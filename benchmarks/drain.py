@@ -40,6 +40,7 @@ class _Message:
     hidden_until: float = 0.0
     receives: int = 0
     receipt: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))  # SQS's MessageId, fixed for the message's life
 
 
 class ModelledFifo:
@@ -88,6 +89,7 @@ class ModelledFifo:
             return {
                 "Messages": [
                     {
+                        "MessageId": m.id,
                         "Body": m.body,
                         "ReceiptHandle": m.receipt,
                         "Attributes": {"ApproximateReceiveCount": str(m.receives), "MessageGroupId": m.group},

@@ -40,6 +40,17 @@ def calls_during(sandbox: SandboxControl, send: Any) -> list[str]:
     return [f"{r['method']} {r['path'].split('/')[1]}" for r in sandbox.requests()[before:]]
 
 
+def test_a_batch_of_more_new_people_than_delivery_lanes_is_answered(api: Api, sandbox: SandboxControl) -> None:
+    """25 new people, each with an email (so each record links another name), on 16 lanes: writing the
+    records used to fan out inside a fan-out on the same pool and wait forever (answered 503 at the budget,
+    and the instance's pool stuck for good)."""
+    batch = [identify(f"lane-{n}", email=f"lane-{n}@example.com") for n in range(25)]
+    for _ in range(2):  # the second request would find the pool's workers still stuck
+        reply = api.batch(*batch)
+        assert (reply.status, reply.body) == (200, {"success": True})
+    assert len(sandbox.state()["contacts"]) == 25
+
+
 def test_repeat_traffic_costs_nothing_but_the_event_warm_and_in_a_new_function(
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:
