@@ -16,6 +16,7 @@ Not measured: Lambda's own init (the runtime's bootstrap, the layer's unzip, a r
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -49,8 +50,12 @@ def _locked(name: str) -> str:
 def prepare() -> dict[str, Path]:
     """The runtime's SDK (with bytecode), and the layer without and with its shipped bytecode."""
     trees = {name: CACHE / name for name in ("runtime", "plain", "compiled")}
-    if (CACHE / ".installed").exists():
+    stamp = _layer_stamp()
+    if (CACHE / ".installed").exists() and (CACHE / ".installed").read_text() == stamp:
         return trees
+    for path in CACHE.rglob("*"):  # the read-only copy of an earlier run, writable again to be removed
+        if path.is_dir():
+            path.chmod(stat.S_IRWXU)
     shutil.rmtree(CACHE, ignore_errors=True)
     pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:"]
     sdk = [f"{name}=={_locked(name)}" for name in ("boto3", "botocore", "s3transfer", "python-dateutil", "six")]
@@ -68,8 +73,17 @@ def prepare() -> dict[str, Path]:
     for path in trees["plain"].rglob("*"):  # read-only, as /opt: nothing compiled at a cold start is kept
         if path.is_dir():
             path.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    (CACHE / ".installed").touch()
+    (CACHE / ".installed").write_text(stamp)
     return trees
+
+
+def _layer_stamp() -> str:
+    """What the cached trees were built from: the layer's code and lock (a stale copy would measure old code)."""
+    digest = hashlib.sha256()
+    layer = ROOT / "layers" / "shared"
+    for path in sorted([layer / "requirements.lock", *(layer / "python").rglob("*.py")]):
+        digest.update(str(path.relative_to(layer)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _cold_start(layer: Path, runtime: Path) -> dict[str, float]:
