@@ -3,6 +3,7 @@ writes each script's output between its markers, and every script has its record
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +18,7 @@ def test_every_benchmark_has_a_recorded_region(name: str) -> None:
     start = PAGE.index(record.begin(name))
     region = PAGE[start : PAGE.index(record.END, start)]
     assert f"*Printed by `python -m benchmarks.{name}` on " in region
-    assert "|---" in region  # a table, as the script prints it
+    assert re.search(r"\|\s*---", region)  # a table, as the script prints it
 
 
 def test_recording_replaces_only_its_own_region() -> None:
@@ -40,3 +41,12 @@ def test_the_functions_log_lines_are_left_out() -> None:
 def test_a_page_without_the_region_is_refused() -> None:
     with pytest.raises(SystemExit, match=r"no region for benchmarks\.costs"):
         record.record("no markers here", "costs", "output", datetime.now(UTC))
+
+
+def test_the_readmes_headline_figures_are_the_recorded_ones() -> None:
+    """The README quotes a few figures of the last `make bench`: each must be in what it recorded."""
+    readme = (record.ROOT / "README.md").read_text()
+    headlines = readme[readme.index("| | figure | beside |") :].split("\n\n")[0]
+    for figure in ("10.9", "292", "296", "558", "569"):
+        assert figure in headlines
+        assert f" {figure} " in PAGE or f"{figure}\n" in PAGE or f" {figure}" in PAGE
