@@ -171,7 +171,7 @@ def hostile_bodies() -> dict[str, bytes]:
 
 def parse_cost(runs: int) -> list[tuple[str, str, str, str, str]]:
     """CPU per KB to decode, bound and check a body (bounded_json.loads + problems per event), in-process."""
-    from intercom_destination import bounded_json
+    from intercom_destination.intake import bounded_json
 
     rows: list[tuple[str, str, str, str, str]] = []
     baseline = 0.0

@@ -121,7 +121,7 @@ def _plan(sandbox: SandboxControl, person: str) -> str:
 
 
 def crash_table(stack: local_stack.Stack, sandbox: SandboxControl, runs: int) -> list[tuple[str, ...]]:
-    from intercom_destination.settings import Settings  # after local: it puts the layer on the path
+    from intercom_destination.config.settings import Settings  # after local: it puts the layer on the path
 
     settings = Settings()
     claim = settings.delivery_budget_seconds + settings.intercom_read_timeout + 5

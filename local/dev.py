@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from intercom_destination.settings import split_keys
+from intercom_destination.config.settings import split_keys
 
 from local import actions, environment, stack
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 
-from intercom_destination.settings import Settings
+from intercom_destination.config.settings import Settings
 from pydantic import ValidationError
 
 #: The ports `make dev` listens on, and their defaults (`make replay`, `unpark`, `forget` find it by them).

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from intercom_destination.settings import Settings
+from intercom_destination.config.settings import Settings
 from moto.server import ThreadedMotoServer
 
 from . import environment
@@ -210,7 +210,7 @@ class Stack:
 
         Read from the embedded SQS's memory: receiving would count as a delivery attempt (and moto's
         FIFO emulation mishandles messages received with a zero visibility timeout)."""
-        from intercom_destination.queue import QueuedEvent
+        from intercom_destination.durability.queue import QueuedEvent
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.sqs.models import sqs_backends
 
@@ -220,7 +220,7 @@ class Stack:
 
     def depth(self, parked: bool = False) -> int:
         """Messages in the dead-letter (or parking) queue, visible or backing off."""
-        from intercom_destination.queue import Queue
+        from intercom_destination.durability.queue import Queue
 
         return Queue(boto3.client("sqs", endpoint_url=self.resources.endpoint), self._queue_url(parked)).depth()
 

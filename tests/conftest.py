@@ -80,7 +80,7 @@ def handled(*events: dict[str, Any]) -> Any:
     which the handler emits and HTTP does not show."""
     from datetime import UTC, datetime
 
-    from intercom_destination.inbound import RawRequest
+    from intercom_destination.intake.inbound import RawRequest
     from intercom_destination.wiring import ingest_service
 
     body = base64.b64encode(json.dumps({"batch": list(events)}).encode()).decode()

@@ -20,7 +20,7 @@ ROOT = Path(__file__).parents[1]
 def user_env(**env: str) -> dict[str, str]:
     """A user's shell: none of the function settings the test session's stack put in this process's
     environment (INTERCOM_API_BASE there would make `make dev` use it instead of a sandbox)."""
-    from intercom_destination.settings import Settings
+    from intercom_destination.config.settings import Settings
 
     settings = {name.upper() for name in Settings.model_fields}
     ours = ("AWS_ENDPOINT_URL", "POWERTOOLS_")  # the session stack's endpoints and log level

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from intercom_destination.settings import get_settings
+from intercom_destination.config.settings import get_settings
 from intercom_destination.telemetry import add_intercom_metrics
 from intercom_destination.wiring import drain_intercom_calls, redrive_service
 

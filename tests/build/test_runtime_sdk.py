@@ -111,13 +111,19 @@ def test_ingest_answers_503_with_retry_after_when_aws_is_unreachable(runtime: tu
 
 def test_the_redrive_fails_with_its_own_clear_error_when_aws_is_unreachable(runtime: tuple[str, Path, str]) -> None:
     outcome = invoke(runtime, "redrive", {})
-    assert (outcome.get("raised"), outcome.get("module")) == ("QueueUnavailableError", "intercom_destination.queue")
+    assert (outcome.get("raised"), outcome.get("module")) == (
+        "QueueUnavailableError",
+        "intercom_destination.durability.queue",
+    )
     assert "the dead-letter queue could not be read" in outcome["message"]
 
 
 def test_the_forget_fails_with_its_own_clear_error_when_aws_is_unreachable(runtime: tuple[str, Path, str]) -> None:
     outcome = invoke(runtime, "forget", {"userId": "u-1"})
-    assert (outcome.get("raised"), outcome.get("module")) == ("ForgetIncompleteError", "intercom_destination.forget")
+    assert (outcome.get("raised"), outcome.get("module")) == (
+        "ForgetIncompleteError",
+        "intercom_destination.forget.service",
+    )
     assert "run it again" in outcome["message"]
 
 

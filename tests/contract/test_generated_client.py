@@ -65,7 +65,7 @@ def sandbox_state(dev: DevServer) -> dict[str, Any]:
 
 
 def test_every_call_path_is_an_operation_of_the_generated_client(client_package: ModuleType) -> None:
-    from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS
+    from intercom_destination.intake.inbound import BATCH_PATHS, SINGLE_CALL_PATHS
 
     for kind in [*BATCH_PATHS, *SINGLE_CALL_PATHS]:
         assert hasattr(operation(client_package, f"send_{kind}"), "sync_detailed"), kind

@@ -13,7 +13,7 @@ import re
 import pytest
 import urllib3
 import yaml
-from intercom_destination.settings import DEFAULT_INTERCOM_VERSION
+from intercom_destination.config.settings import DEFAULT_INTERCOM_VERSION
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.sandbox.spec import SPEC_PATH

@@ -52,7 +52,7 @@ def test_the_document_is_valid_openapi_with_the_write_key_schemes(document: dict
 
 def test_each_call_path_is_described_with_its_own_body(document: dict[str, Any]) -> None:
     """A generated client calls /v1/identify or /v1/batch by name, each with the body it takes."""
-    from intercom_destination.inbound import BATCH_PATHS, SINGLE_CALL_PATHS
+    from intercom_destination.intake.inbound import BATCH_PATHS, SINGLE_CALL_PATHS
 
     for kind, call in SINGLE_CALL_PATHS.items():
         operation = document["paths"][f"/v1/{kind}"]["post"]

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from intercom_destination.dedupe import SINGLE_PUTS, Claim, Dedupe
+from intercom_destination.durability.claims import SINGLE_PUTS, Claim, Dedupe
 
 from local.stack import Stack
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
-from intercom_destination.queue import QueuedEvent
+from intercom_destination.durability.queue import QueuedEvent
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
@@ -125,7 +125,7 @@ def test_sqs_taking_part_of_a_batch_names_exactly_the_rest_and_the_resend_double
     events that were not made durable; only their claims are released, so the SDK's resend of the whole
     batch queues those and nothing twice. (The partial failure is injected at the boto3 client, for
     the people u3 and u7: moto itself never fails part of a batch.)"""
-    from intercom_destination.queue import person_group
+    from intercom_destination.durability.queue import person_group
 
     refused_groups = {person_group("userId:u3"), person_group("userId:u7")}
 
@@ -356,8 +356,8 @@ def test_search_index_lag_right_after_a_create_is_waited_out(api: Api, stack: St
 def test_parked_events_are_delivered_after_the_cause_is_fixed_and_they_are_unparked(
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:
-    from intercom_destination.queue import Queue
-    from intercom_destination.redrive import unpark
+    from intercom_destination.durability.queue import Queue
+    from intercom_destination.replay.redrive import unpark
 
     cold_start(stack, CUSTOM_ATTRIBUTE_POLICY="strict")
     assert api.batch(identify("u1", plan="pro")).status == 200
@@ -464,7 +464,7 @@ def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
     """A message that makes the replay raise (here: a mapping bug for one person, and a body no version
     of ours wrote) is parked with its error; the innocent messages of other people are delivered in the
     same run, and the run returns a summary instead of a traceback."""
-    from intercom_destination import redrive
+    from intercom_destination.replay import redrive
 
     sandbox.configure(faults=[{"status": 503, "path": "/events"}])
     for user in ("poison", "alice", "bob"):

@@ -6,7 +6,8 @@ import socket
 import time
 
 import pytest
-from intercom_destination.intercom import (
+from intercom_destination.config.settings import DEFAULT_INTERCOM_VERSION
+from intercom_destination.intercom.client import (
     ConflictError,
     IntercomClient,
     NotFoundError,
@@ -17,7 +18,6 @@ from intercom_destination.intercom import (
     UnknownAttributeError,
     new_pool,
 )
-from intercom_destination.settings import DEFAULT_INTERCOM_VERSION
 from urllib3.util import Timeout
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from intercom_destination.events import parse_call
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import parse_call
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.actions import (
     KINDS,
@@ -18,7 +19,6 @@ from intercom_destination.mapping.actions import (
     load_actions,
 )
 from intercom_destination.mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Skip, TrackPlan
-from intercom_destination.settings import LeadHandling
 
 RECEIVED = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

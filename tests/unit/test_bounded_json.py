@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from intercom_destination.bounded_json import MAX_DEPTH, Unusable, loads, problems
+from intercom_destination.intake.bounded_json import MAX_DEPTH, Unusable, loads, problems
 
 
 @pytest.mark.parametrize(

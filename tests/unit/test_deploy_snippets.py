@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import decode
-from intercom_destination.inbound import SINGLE_CALL_PATHS
+from intercom_destination.intake.inbound import SINGLE_CALL_PATHS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"README.md": ROOT / "README.md", "deploy.md": ROOT / "docs" / "deploy.md"}

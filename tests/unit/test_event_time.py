@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from intercom_destination.events import parse_call
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import parse_call
+from intercom_destination.intake.timestamps import FUTURE_TOLERANCE, unix_seconds
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.plans import GroupPlan, IdentifyPlan, TrackPlan
-from intercom_destination.settings import LeadHandling
-from intercom_destination.timestamps import FUTURE_TOLERANCE, unix_seconds
 
 RECEIVED = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 

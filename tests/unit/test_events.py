@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from intercom_destination.events import Group, Identify, InvalidCallError, Track, parse_call
+from intercom_destination.intake.events import Group, Identify, InvalidCallError, Track, parse_call
 
 
 def errors(event: dict[str, Any]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from intercom_destination.inbound import (
+from intercom_destination.intake.inbound import (
     Caller,
     RawRequest,
     RequestError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from intercom_destination.ingest import ItemError, Report, _Work, integrations_allow, person_queues
+from intercom_destination.ingest.service import ItemError, Report, _Work, integrations_allow, person_queues
 from intercom_destination.mapping.plans import Skip
 
 

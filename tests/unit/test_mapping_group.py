@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from intercom_destination.events import Group, parse_call
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import Group, parse_call
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.group import MAX_MONTHLY_SPEND
 from intercom_destination.mapping.plans import ContactRef, GroupPlan
-from intercom_destination.settings import LeadHandling
 
 RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
 

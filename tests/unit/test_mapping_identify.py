@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from intercom_destination.events import Identify, parse_call
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import Identify, parse_call
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.plans import IdentifyPlan, Skip
-from intercom_destination.settings import LeadHandling
 
 RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 RECEIVED_UNIX = 1795168800

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from intercom_destination.events import Track, parse_call
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import Track, parse_call
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.plans import ContactRef, Skip, TrackPlan
 from intercom_destination.mapping.track import event_metadata, event_name
-from intercom_destination.settings import LeadHandling
 
 RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from intercom_destination.dedupe import idempotency_key
-from intercom_destination.queue import (
+from intercom_destination.config.settings import Settings
+from intercom_destination.durability.claims import idempotency_key
+from intercom_destination.durability.queue import (
     BATCH_BYTES,
     BATCH_SIZE,
     MAX_VISIBILITY_SECONDS,
@@ -15,8 +16,7 @@ from intercom_destination.queue import (
     by_size,
     person_group,
 )
-from intercom_destination.redrive import Redrive
-from intercom_destination.settings import Settings
+from intercom_destination.replay.redrive import Redrive
 
 
 def message() -> QueuedEvent:

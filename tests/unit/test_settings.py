@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from intercom_destination.settings import AttributePolicy, LeadHandling, Settings
+from intercom_destination.config.settings import AttributePolicy, LeadHandling, Settings
 from pydantic import ValidationError
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Metrics
 from cfnlint.decode import decode
-from intercom_destination.forget import SCAN_SECONDS
-from intercom_destination.intercom import Call
-from intercom_destination.settings import Settings
+from intercom_destination.config.settings import Settings
+from intercom_destination.forget.service import SCAN_SECONDS
+from intercom_destination.intercom.client import Call
 from intercom_destination.telemetry import add_intercom_metrics
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -166,7 +166,7 @@ def test_a_backlog_that_grows_for_15_minutes_raises_an_alarm(template: dict[str,
 def test_a_misconfigured_destination_raises_an_alarm(template: dict[str, Any]) -> None:
     """Ingest counts each `misconfigured` answer (a missing or unreadable SSM parameter, an invalid actions
     file) as a metric of that name; the alarm watches it."""
-    from intercom_destination.ingest import MISCONFIGURED
+    from intercom_destination.ingest.service import MISCONFIGURED
 
     alarm = template["Resources"]["IngestMisconfiguredAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("IntercomDestination", MISCONFIGURED, 0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from intercom_destination.timestamps import parse_timestamp, unix_seconds
+from intercom_destination.intake.timestamps import parse_timestamp, unix_seconds
 
 MOMENT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

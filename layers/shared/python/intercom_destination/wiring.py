@@ -11,21 +11,21 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.config import Config
 from urllib3.util import Timeout
 
-from . import secrets
-from .actions_source import ActionsSource
-from .attributes import AttributeRegistry
-from .dedupe import Dedupe
-from .delivery import Deliverer
-from .forget import Forgetter
-from .identity import IdentityCache
-from .ingest import Ingest
-from .intercom import Call, IntercomClient, RateLimitState, RetryableError, new_pool
-from .people import People
-from .queue import Queue
-from .redrive import Redrive
-from .secrets import intercom_token, webhook_secrets, write_keys
-from .settings import Settings, get_settings
-from .tries import Tries
+from intercom_destination.config import secrets
+from intercom_destination.config.actions_source import ActionsSource
+from intercom_destination.config.secrets import intercom_token, webhook_secrets, write_keys
+from intercom_destination.config.settings import Settings, get_settings
+from intercom_destination.delivery.deliverer import Deliverer
+from intercom_destination.delivery.identity import IdentityCache
+from intercom_destination.durability.claims import Dedupe
+from intercom_destination.durability.people import People
+from intercom_destination.durability.queue import Queue
+from intercom_destination.durability.tries import Tries
+from intercom_destination.forget.service import Forgetter
+from intercom_destination.ingest.service import Ingest
+from intercom_destination.intercom.attributes import AttributeRegistry
+from intercom_destination.intercom.client import Call, IntercomClient, RateLimitState, RetryableError, new_pool
+from intercom_destination.replay.redrive import Redrive
 
 #: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest (3 attempts in
 #: all: `total_max_attempts` counts the first, `max_attempts` would count retries only). The ingest request

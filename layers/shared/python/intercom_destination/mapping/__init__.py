@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..settings import LeadHandling
-from .actions import Action, default_action
-from .fields import AnyCall
-from .plans import Plan, Skip
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.mapping.actions import Action, default_action
+from intercom_destination.mapping.fields import AnyCall
+from intercom_destination.mapping.plans import Plan, Skip
 
 __all__ = ["map_call"]
 

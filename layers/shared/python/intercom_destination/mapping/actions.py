@@ -18,13 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import kit
-from .fields import ActionKind
-from .group import IDENTIFY_COMPANY
-from .identify import IDENTIFY_CONTACT
-from .merge import MERGE_LEAD
-from .track import TRACK_EVENT
-from .triggers import Trigger, TriggerError, compile_trigger
+from intercom_destination.mapping import kit
+from intercom_destination.mapping.fields import ActionKind
+from intercom_destination.mapping.group import IDENTIFY_COMPANY
+from intercom_destination.mapping.identify import IDENTIFY_CONTACT
+from intercom_destination.mapping.merge import MERGE_LEAD
+from intercom_destination.mapping.track import TRACK_EVENT
+from intercom_destination.mapping.triggers import Trigger, TriggerError, compile_trigger
 
 KINDS: dict[str, ActionKind] = {
     "identify_contact": IDENTIFY_CONTACT,

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..events import Alias, Group, Identify, Page, Screen, Track
-from ..settings import LeadHandling
-from ..timestamps import not_after
-from . import kit
-from .plans import Plan
-from .values import custom_attributes, first, text
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import Alias, Group, Identify, Page, Screen, Track
+from intercom_destination.intake.timestamps import not_after
+from intercom_destination.mapping import kit
+from intercom_destination.mapping.plans import Plan
+from intercom_destination.mapping.values import custom_attributes, first, text
 
 AnyCall = Identify | Track | Page | Screen | Group | Alias
 #: Where a type's fields read traits from by default (the person's, or a group's company's).

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import Group
-from ..settings import LeadHandling
-from .fields import ActionKind, AnyCall, Field, attributes, identifier, trait
-from .plans import CompanyBody, ContactRef, GroupPlan, Skip
-from .values import integer, text, unix
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import Group
+from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, trait
+from intercom_destination.mapping.plans import CompanyBody, ContactRef, GroupPlan, Skip
+from intercom_destination.mapping.values import integer, text, unix
 
 #: Intercom stores monthly_spend as a 32-bit integer.
 MAX_MONTHLY_SPEND = 2_147_483_647

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from ..settings import LeadHandling
-from ..timestamps import unix_seconds
-from .fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
-from .plans import ContactBody, ContactRef, IdentifyPlan, Skip
-from .values import boolean, first, text, unix
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.timestamps import unix_seconds
+from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
+from intercom_destination.mapping.plans import ContactBody, ContactRef, IdentifyPlan, Skip
+from intercom_destination.mapping.values import boolean, first, text, unix
 
 #: Trait spellings read into standard contact fields (never also sent as custom attributes).
 _STANDARD_TRAITS = frozenset({

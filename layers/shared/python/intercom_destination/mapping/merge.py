@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import Alias
-from ..settings import LeadHandling
-from .fields import ActionKind, Field, identifier, person_traits
-from .plans import ContactRef, MergePlan, Skip
-from .values import text
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import Alias
+from intercom_destination.mapping.fields import ActionKind, Field, identifier, person_traits
+from intercom_destination.mapping.plans import ContactRef, MergePlan, Skip
+from intercom_destination.mapping.values import text
 
 FIELDS: dict[str, Field] = {
     "user_id": Field(lambda call, _: call.userId, identifier, True),

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
-from .plans import CompanyBody, ContactBody, GroupPlan, IdentifyPlan, MergePlan, Plan, Scalar, Skip, TrackPlan
+from intercom_destination.mapping.plans import (
+    CompanyBody,
+    ContactBody,
+    GroupPlan,
+    IdentifyPlan,
+    MergePlan,
+    Plan,
+    Scalar,
+    Skip,
+    TrackPlan,
+)
 
 _ATTRIBUTES_NOTE = "custom attributes the workspace lacks are created first or dropped (CUSTOM_ATTRIBUTE_POLICY)"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..events import Track
-from ..settings import LeadHandling
-from ..timestamps import unix_seconds
-from .fields import ActionKind, Field, identifier, properties_of
-from .plans import ContactRef, EventBody, MetadataValue, Skip, TrackPlan
-from .values import clean_key, cut, flatten, is_empty, price, text, unix
+from intercom_destination.config.settings import LeadHandling
+from intercom_destination.intake.events import Track
+from intercom_destination.intake.timestamps import unix_seconds
+from intercom_destination.mapping.fields import ActionKind, Field, identifier, properties_of
+from intercom_destination.mapping.plans import ContactRef, EventBody, MetadataValue, Skip, TrackPlan
+from intercom_destination.mapping.values import clean_key, cut, flatten, is_empty, price, text, unix
 
 #: Intercom keeps only the first 10 metadata keys of an event, in the order sent.
 MAX_METADATA_KEYS = 10

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .kit import read
+from intercom_destination.mapping.kit import read
 
 Trigger = Callable[[dict[str, Any]], bool]
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from ..timestamps import parse_timestamp, unix_seconds
-from .plans import Price, Scalar
+from intercom_destination.intake.timestamps import parse_timestamp, unix_seconds
+from intercom_destination.mapping.plans import Price, Scalar
 
 #: Intercom keeps string values up to 255 characters.
 MAX_STRING = 255

@@ -12,9 +12,9 @@ from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from .answers import SECURITY
-from .events import Alias, Batch, Call, Group, Identify, Page, Screen, Track
-from .inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH
+from intercom_destination.intake.answers import SECURITY
+from intercom_destination.intake.events import Alias, Batch, Call, Group, Identify, Page, Screen, Track
+from intercom_destination.intake.inbound import BATCH_PATHS, SINGLE_CALL_PATHS, WEBHOOK_PATH
 
 _SINGLE_BODIES: dict[str, Any] = {
     "identify": Identify, "track": Track, "page": Page, "screen": Screen, "group": Group, "alias": Alias

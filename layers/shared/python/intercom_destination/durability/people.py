@@ -36,11 +36,11 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .fanout import chunked, fan_out
-from .identity import Entry, hashed, person_names, primary_name
-from .mapping.fields import AnyCall
-from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
-from .queue import QueuedEvent, person_group
+from intercom_destination.delivery.identity import Entry, hashed, person_names, primary_name
+from intercom_destination.durability.queue import QueuedEvent, person_group
+from intercom_destination.fanout import chunked, fan_out
+from intercom_destination.mapping.fields import AnyCall
+from intercom_destination.mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
 
 logger = Logger(child=True)
 _PERSON = "intercom-destination#person#"

@@ -21,9 +21,9 @@ from typing import Literal, Protocol, TypeVar, cast
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .attributes import AttributeRegistry, Model
-from .identity import Entry, IdentityCache, contact_keys, contact_subject, fingerprint
-from .intercom import (
+from intercom_destination.delivery.identity import Entry, IdentityCache, contact_keys, contact_subject, fingerprint
+from intercom_destination.intercom.attributes import AttributeRegistry, Model
+from intercom_destination.intercom.client import (
     ConflictError,
     Contact,
     IntercomClient,
@@ -33,9 +33,19 @@ from .intercom import (
     RetryableError,
     UnknownAttributeError,
 )
-from .mapping.plans import ContactBody, ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, Scalar, Skip, TrackPlan
-from .mapping.requests import company_body, contact_body
-from .privacy import mask_email
+from intercom_destination.mapping.plans import (
+    ContactBody,
+    ContactRef,
+    GroupPlan,
+    IdentifyPlan,
+    MergePlan,
+    Plan,
+    Scalar,
+    Skip,
+    TrackPlan,
+)
+from intercom_destination.mapping.requests import company_body, contact_body
+from intercom_destination.privacy import mask_email
 
 logger = Logger(child=True)
 T = TypeVar("T")

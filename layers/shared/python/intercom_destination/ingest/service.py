@@ -31,13 +31,24 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import intercom
-from .answers import Accepted, EventsRefused, ItemError, PlannedCall, Preview, PreviewedAction, PreviewedEvent
-from .dedupe import Claim, Dedupe, idempotency_key
-from .delivery import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
-from .events import FieldError, InvalidCallError, parse_call
-from .identity import hashed, keys_of, person_ids, person_names, primary_name
-from .inbound import (
+from intercom_destination.config.secrets import MisconfiguredParameterError
+from intercom_destination.config.settings import LeadHandling, Settings
+from intercom_destination.delivery.deliverer import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
+from intercom_destination.delivery.identity import hashed, keys_of, person_ids, person_names, primary_name
+from intercom_destination.durability.claims import Claim, Dedupe, idempotency_key
+from intercom_destination.durability.people import Applied, People, Person, Version, version_of
+from intercom_destination.durability.queue import LastError, Queue, QueuedEvent, person_group
+from intercom_destination.intake.answers import (
+    Accepted,
+    EventsRefused,
+    ItemError,
+    PlannedCall,
+    Preview,
+    PreviewedAction,
+    PreviewedEvent,
+)
+from intercom_destination.intake.events import FieldError, InvalidCallError, parse_call
+from intercom_destination.intake.inbound import (
     PREVIEW_PATH,
     WEBHOOK_PATH,
     WEBHOOK_SCOPE,
@@ -54,17 +65,14 @@ from .inbound import (
     split_items,
     takes_an_array,
 )
-from .intercom import PermanentError, RetryableError
-from .limits import PerAddress
-from .mapping import map_call
-from .mapping.actions import Action, ActionsError, ActionSet, default_actions
-from .mapping.fields import AnyCall
-from .mapping.plans import Plan, Skip, scoped
-from .mapping.requests import requests_of
-from .people import Applied, People, Person, Version, version_of
-from .queue import LastError, Queue, QueuedEvent, person_group
-from .secrets import MisconfiguredParameterError
-from .settings import LeadHandling, Settings
+from intercom_destination.intercom import client as intercom
+from intercom_destination.intercom.client import PermanentError, RetryableError
+from intercom_destination.limits import PerAddress
+from intercom_destination.mapping import map_call
+from intercom_destination.mapping.actions import Action, ActionsError, ActionSet, default_actions
+from intercom_destination.mapping.fields import AnyCall
+from intercom_destination.mapping.plans import Plan, Skip, scoped
+from intercom_destination.mapping.requests import requests_of
 
 logger = Logger(child=True)
 #: Time kept inside the budget for claims, SendMessageBatch, completions and person records after the

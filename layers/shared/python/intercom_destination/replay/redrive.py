@@ -25,19 +25,27 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import bounded_json, intercom
-from .delivery import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
-from .events import FieldError, InvalidCallError, parse_call
-from .fanout import fan_out
-from .identity import keys_of, person_ids
-from .intercom import RateLimitedError, RateLimitState
-from .mapping import map_call
-from .mapping.actions import Action
-from .mapping.plans import Plan, scoped
-from .people import Applied, People, Person, Version, names_of, version_of
-from .queue import MAX_VISIBILITY_SECONDS, LastError, Queue, QueuedEvent, QueueUnavailableError, Received
-from .settings import Settings
-from .tries import Tries
+from intercom_destination.config.settings import Settings
+from intercom_destination.delivery.deliverer import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
+from intercom_destination.delivery.identity import keys_of, person_ids
+from intercom_destination.durability.people import Applied, People, Person, Version, names_of, version_of
+from intercom_destination.durability.queue import (
+    MAX_VISIBILITY_SECONDS,
+    LastError,
+    Queue,
+    QueuedEvent,
+    QueueUnavailableError,
+    Received,
+)
+from intercom_destination.durability.tries import Tries
+from intercom_destination.fanout import fan_out
+from intercom_destination.intake import bounded_json
+from intercom_destination.intake.events import FieldError, InvalidCallError, parse_call
+from intercom_destination.intercom import client as intercom
+from intercom_destination.intercom.client import RateLimitedError, RateLimitState
+from intercom_destination.mapping import map_call
+from intercom_destination.mapping.actions import Action
+from intercom_destination.mapping.plans import Plan, scoped
 
 logger = Logger(child=True)
 #: `_replay`'s answer for a message Intercom's rate limit kept untried: the same one again, after a pause.

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .settings import Settings, split_keys
+from intercom_destination.config.settings import Settings, split_keys
 
 SECRET_MAX_AGE_SECONDS = 300
 #: A read sits on the request path once per five minutes: it must fail fast, inside the time budget. A burst

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .fanout import chunked, fan_out
+from intercom_destination.fanout import chunked, fan_out
 
 logger = Logger(child=True)
 T = TypeVar("T")

@@ -20,11 +20,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .dedupe import Dedupe
-from .identity import hashed, person_ids
-from .intercom import Contact, IntercomClient, NotFoundError
-from .people import People
-from .queue import Queue, Received, person_group
+from intercom_destination.delivery.identity import hashed, person_ids
+from intercom_destination.durability.claims import Dedupe
+from intercom_destination.durability.people import People
+from intercom_destination.durability.queue import Queue, Received, person_group
+from intercom_destination.intercom.client import Contact, IntercomClient, NotFoundError
 
 logger = Logger(child=True)
 #: How long each queue is scanned, well inside the queues' 120 s visibility timeout (what a scan holds).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 
-from .mapping.actions import DEFAULT_FILE, ActionsError, ActionSet, load_actions
+from intercom_destination.mapping.actions import DEFAULT_FILE, ActionsError, ActionSet, load_actions
 
 logger = Logger(child=True)
 

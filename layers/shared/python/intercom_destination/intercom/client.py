@@ -25,7 +25,7 @@ from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry, Timeout
 
-from .mapping.plans import CompanyBody, ContactBody, EventBody
+from intercom_destination.mapping.plans import CompanyBody, ContactBody, EventBody
 
 _CONFLICT_ID = re.compile(r"already exists with id=([0-9A-Za-z]+)")
 _RETRYABLE_400_CODES = frozenset({"unique_company_constraint"})

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from .timestamps import FUTURE_TOLERANCE, parse_timestamp, plausible
+from intercom_destination.intake.timestamps import FUTURE_TOLERANCE, parse_timestamp, plausible
 
 
 def _optional_id(value: object) -> str | None:

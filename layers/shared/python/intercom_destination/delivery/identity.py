@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from .mapping.plans import ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, TrackPlan
+from intercom_destination.mapping.plans import ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, TrackPlan
 
 #: Entries kept in memory per function (a few hundred bytes each).
 MAX_ENTRIES = 50_000

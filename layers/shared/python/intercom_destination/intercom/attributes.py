@@ -19,10 +19,10 @@ from typing import Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .intercom import IntercomClient, PermanentError
-from .limits import Budget
-from .mapping.plans import Scalar
-from .settings import AttributePolicy
+from intercom_destination.config.settings import AttributePolicy
+from intercom_destination.intercom.client import IntercomClient, PermanentError
+from intercom_destination.limits import Budget
+from intercom_destination.mapping.plans import Scalar
 
 logger = Logger(child=True)
 metrics = Metrics()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from . import bounded_json
+from intercom_destination.intake import bounded_json
 
 #: Paths that carry one call, mapped to the type they imply (the browser SDK uses one-letter aliases).
 SINGLE_CALL_PATHS = {

@@ -18,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .people import RETENTION_SECONDS
+from intercom_destination.durability.people import RETENTION_SECONDS
 
 logger = Logger(child=True)
 _TRIES = "intercom-destination#tries#"

@@ -32,7 +32,7 @@ from typing import Any, cast
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .fanout import chunked, fan_out
+from intercom_destination.fanout import chunked, fan_out
 
 logger = Logger(child=True)
 #: Fields that differ between an SDK's sends of the same event.

@@ -1,0 +1,1 @@
+"""Forgetting a person: Intercom contacts, queued messages and our records."""
