@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from intercom_destination.config.actions_source import ActionsSource
+from intercom_destination.actions_source import ActionsSource
 from intercom_destination.config.secrets import parameter
 from intercom_destination.config.settings import Settings
 from intercom_destination.ingest.service import preview_of

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from intercom_destination.delivery.identity import hashed, person_ids
+from intercom_destination.person import hashed, person_ids
 
 from local.sandbox import SandboxControl
 from local.stack import Stack

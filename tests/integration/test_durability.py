@@ -125,7 +125,7 @@ def test_sqs_taking_part_of_a_batch_names_exactly_the_rest_and_the_resend_double
     events that were not made durable; only their claims are released, so the SDK's resend of the whole
     batch queues those and nothing twice. (The partial failure is injected at the boto3 client, for
     the people u3 and u7: moto itself never fails part of a batch.)"""
-    from intercom_destination.durability.queue import person_group
+    from intercom_destination.person import person_group
 
     refused_groups = {person_group("userId:u3"), person_group("userId:u7")}
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from intercom_destination.config.actions_source import ActionsSource
+from intercom_destination.actions_source import ActionsSource
 from intercom_destination.mapping.actions import ActionsError, default_actions
 
 ONE = json.dumps({"actions": [{"name": "T", "type": "track_event", "trigger": 'type = "track"'}]})

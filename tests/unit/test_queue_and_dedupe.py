@@ -14,8 +14,8 @@ from intercom_destination.durability.queue import (
     LastError,
     QueuedEvent,
     by_size,
-    person_group,
 )
+from intercom_destination.person import person_group
 from intercom_destination.replay.redrive import Redrive
 
 

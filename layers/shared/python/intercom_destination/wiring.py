@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.config import Config
 from urllib3.util import Timeout
 
+from intercom_destination.actions_source import ActionsSource
 from intercom_destination.config import secrets
-from intercom_destination.config.actions_source import ActionsSource
 from intercom_destination.config.secrets import intercom_token, webhook_secrets, write_keys
 from intercom_destination.config.settings import Settings, get_settings
 from intercom_destination.delivery.deliverer import Deliverer

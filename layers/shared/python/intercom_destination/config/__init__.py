@@ -1,1 +1,1 @@
-"""Settings from the environment, secrets and the actions file from SSM: what every stage reads."""
+"""Settings from the environment and secrets from SSM: what every stage reads."""

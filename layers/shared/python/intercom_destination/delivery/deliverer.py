@@ -45,6 +45,7 @@ from intercom_destination.mapping.plans import (
     TrackPlan,
 )
 from intercom_destination.mapping.requests import company_body, contact_body
+from intercom_destination.person import anonymous_subject, email_key, user_subject
 from intercom_destination.privacy import mask_email
 
 logger = Logger(child=True)
@@ -168,14 +169,14 @@ class Deliverer:
         """Update or create the user; then fold in the leads of its visitor (anonymousId) and, on a first
         create, of its email."""
         ref = plan.contact
-        user_id = self._cache.get(f"user:{ref.external_id}")
+        user_id = self._cache.get(user_subject(ref.external_id or ""))
         created = None
         update: ContactBody = body
         if plan.email_on_create_only:  # a browser key's identify: a user who exists keeps their email
             update = cast(ContactBody, {name: value for name, value in body.items() if name != "email"})
         if not (user_id and self._update(user_id, update, ref)):
             created = self._create(body, "user", ref, update)
-            user_id = created.id if created else self._cache.get(f"user:{ref.external_id}")  # a 409 cached it
+            user_id = created.id if created else self._cache.get(user_subject(ref.external_id or ""))  # a 409 cached it
         email = ref.email if created else None
         if user_id and (email or plan.anonymous_id):
             self._merge(user_id, email, plan.anonymous_id)
@@ -308,7 +309,7 @@ class Deliverer:
         except ContactNotFoundError:
             pass
         created = self._create({"external_id": ref.external_id or ""}, "user", ref)
-        return created.id if created else self._cache.get(f"user:{ref.external_id}") or ""
+        return created.id if created else self._cache.get(user_subject(ref.external_id or "")) or ""
 
     # --- group ----------------------------------------------------------------------------------
     def _group(self, plan: GroupPlan, company_id: str | None) -> None:
@@ -389,25 +390,25 @@ class Deliverer:
 
     def _known_contact(self, ref: ContactRef) -> str | None:
         """The contact id `_resolve` would find without a call, if any."""
-        return self._cache.get(f"user:{ref.external_id}" if ref.external_id else f"email:{(ref.email or '').lower()}")
+        return self._cache.get(user_subject(ref.external_id) if ref.external_id else email_key(ref.email or ""))
 
     def _resolve(self, ref: ContactRef) -> str:
         """The Intercom id of an existing contact: by external_id (users), else by email."""
         if ref.external_id:
-            if cached := self._cache.get(f"user:{ref.external_id}"):
+            if cached := self._cache.get(user_subject(ref.external_id or "")):
                 return cached
             try:
                 contact_id = self._client.find_user(ref.external_id).id
             except NotFoundError:
                 raise ContactNotFoundError(_describe(ref)) from None
-            self._cache.put(contact_id, f"user:{ref.external_id}")
+            self._cache.put(contact_id, user_subject(ref.external_id))
             return contact_id
         if ref.email and (by_email := self._find_by_email(ref.email)):
             return by_email
         raise ContactNotFoundError(_describe(ref))
 
     def _find_by_email(self, email: str) -> str | None:
-        key = f"email:{email.lower()}"
+        key = email_key(email)
         if cached := self._cache.get(key):
             return cached
         found = self._client.search_by_email(email)
@@ -432,9 +433,7 @@ class Deliverer:
 
 def lead_subjects(email: str | None, anonymous_id: str | None) -> list[str]:
     """How the lead memory names a visitor: by the email they left, and by their anonymousId."""
-    return ([f"email:{email.strip().lower()}"] if email else []) + (
-        [f"anonymous:{anonymous_id}"] if anonymous_id else []
-    )
+    return ([email_key(email)] if email else []) + ([anonymous_subject(anonymous_id)] if anonymous_id else [])
 
 
 def _describe(ref: ContactRef) -> str:

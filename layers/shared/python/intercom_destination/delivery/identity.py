@@ -2,7 +2,7 @@
 unchanged one no write at all.
 
 Keys (our callers' ids; hashed wherever they are stored):
-- `user:<external_id>`, `email:<email>` → the Intercom contact id;
+- `user:<external_id>`, `email:<email>` → the Intercom contact id (person.py builds the subjects);
 - `company:<company_id>` → the Intercom company id (attaching needs it);
 - `written:<subject>` → `<fingerprint>@<unix s>`: the body last written to that contact (`user:…`, `email:…`)
   or company (`group:…`), without `last_seen_at`, and when. An identical body within the write window
@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from intercom_destination.mapping.plans import ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, TrackPlan
+from intercom_destination.person import email_key, user_subject
 
 #: Entries kept in memory per function (a few hundred bytes each).
 MAX_ENTRIES = 50_000
@@ -37,59 +38,13 @@ _TOMBSTONE = ""
 
 def contact_subject(ref: ContactRef) -> str | None:
     if ref.external_id:
-        return f"user:{ref.external_id}"
-    return f"email:{ref.email.lower()}" if ref.email else None
+        return user_subject(ref.external_id)
+    return email_key(ref.email) if ref.email else None
 
 
 def contact_keys(ref: ContactRef) -> list[str]:
-    keys = [f"user:{ref.external_id}"] if ref.external_id else []
-    return keys + ([f"email:{ref.email.lower()}"] if ref.email else [])
-
-
-def person_emails(event: dict[str, Any], with_properties: bool = False) -> list[str]:
-    """The emails an event carries for its person, as `email:<address>` keys: context.traits', and traits'
-    (not a group's: its traits.email is the company's); properties' too if asked. Blank ones are none."""
-    context = event.get("context")
-    sources = [context.get("traits") if isinstance(context, dict) else None]
-    if event.get("type") != "group":
-        sources.append(event.get("traits"))
-    if with_properties:
-        sources.append(event.get("properties"))
-    emails = [source.get("email") for source in sources if isinstance(source, dict)]
-    return [f"email:{email.strip().lower()}" for email in emails if isinstance(email, str) and email.strip()]
-
-
-def person_ids(event: dict[str, Any]) -> list[str]:
-    """The ids an event names its person by, as a forget names them: its userId and every email it carries
-    for the person (properties' too)."""
-    ids = [f"userId:{event['userId']}"] if event.get("userId") not in (None, "") else []
-    ids += person_emails(event, with_properties=True)
-    return list(dict.fromkeys(ids))
-
-
-def person_names(event: dict[str, Any]) -> list[str]:
-    """Every id an event knows its person by (`userId:`, `anonymousId:`, `email:` keys; an alias's previousId
-    is the visitor it was): events sharing one are one person, within a request and, through the person
-    records kept under each name, across requests."""
-    names = [f"{name}:{event[name]}" for name in ("userId", "anonymousId") if event.get(name) not in (None, "")]
-    if event.get("type") == "alias" and event.get("previousId") not in (None, ""):
-        names.append(f"anonymousId:{event['previousId']}")
-    return names + person_emails(event)
-
-
-def primary_name(names: Iterable[str]) -> str:
-    """The most stable of a person's names (userId, else anonymousId, else email): their FIFO message group
-    and the person record their identifies and groups are written to."""
-    return min(names, key=_stability)
-
-
-def _stability(name: str) -> tuple[int, str]:
-    return ({"userId": 0, "anonymousId": 1, "email": 2}.get(name.partition(":")[0], 3), name)
-
-
-def hashed(value: str) -> str:
-    """How our callers' ids are stored (person records, tombstones, claims' person tags): never in clear."""
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    keys = [user_subject(ref.external_id)] if ref.external_id else []
+    return keys + ([email_key(ref.email)] if ref.email else [])
 
 
 def keys_of(plan: Plan) -> list[str]:

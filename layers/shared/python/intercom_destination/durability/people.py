@@ -36,11 +36,12 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from intercom_destination.delivery.identity import Entry, hashed, person_names, primary_name
-from intercom_destination.durability.queue import QueuedEvent, person_group
+from intercom_destination.delivery.identity import Entry
+from intercom_destination.durability.queue import QueuedEvent
 from intercom_destination.fanout import chunked, fan_out
 from intercom_destination.mapping.fields import AnyCall
 from intercom_destination.mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
+from intercom_destination.person import email_key, hashed, person_group, person_names, primary_name, user_subject
 
 logger = Logger(child=True)
 _PERSON = "intercom-destination#person#"
@@ -79,10 +80,10 @@ def version_of(plan: Plan, call: AnyCall, received_at: datetime) -> Version | No
         case GroupPlan():
             subject = f"group:{plan.company['company_id']}"
         case IdentifyPlan(contact=ContactRef(external_id=str() as user_id, email=email)):
-            covers = (f"email:{email.lower()}",) if email else ()
-            return Version(f"user:{user_id}", int(call.occurred_at(received_at).timestamp() * 1000), covers)
+            covers = (email_key(email),) if email else ()
+            return Version(user_subject(user_id), int(call.occurred_at(received_at).timestamp() * 1000), covers)
         case IdentifyPlan(contact=ContactRef(email=str() as email)):
-            subject = f"email:{email.lower()}"
+            subject = email_key(email)
         case _:
             return None
     return Version(subject, int(call.occurred_at(received_at).timestamp() * 1000))

@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.fanout import chunked, fan_out
+from intercom_destination.person import person_group
 
 logger = Logger(child=True)
 T = TypeVar("T")
@@ -113,10 +114,6 @@ class Received:
     receive_count: int
     group: str
     sqs_id: str = ""  # SQS's MessageId: the same on every receive (tries.py counts failed tries by it)
-
-
-def person_group(person_key: str) -> str:
-    return hashlib.sha256(person_key.encode()).hexdigest()[:64]
 
 
 class Queue:

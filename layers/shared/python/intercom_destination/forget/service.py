@@ -20,11 +20,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from intercom_destination.delivery.identity import hashed, person_ids
 from intercom_destination.durability.claims import Dedupe
 from intercom_destination.durability.people import People
-from intercom_destination.durability.queue import Queue, Received, person_group
+from intercom_destination.durability.queue import Queue, Received
 from intercom_destination.intercom.client import Contact, IntercomClient, NotFoundError
+from intercom_destination.person import (
+    email_key,
+    hashed,
+    is_email_key,
+    person_group,
+    person_ids,
+    user_name,
+    user_subject,
+)
 
 logger = Logger(child=True)
 #: How long each queue is scanned, well inside the queues' 120 s visibility timeout (what a scan holds).
@@ -91,7 +99,7 @@ class Forgetter:
 
     def _forget(self, user_id: str | None, email: str | None) -> Forgotten:
         started_ms = int(time.time() * 1000)
-        ids = [f"userId:{user_id}"] * bool(user_id) + [f"email:{email}"] * bool(email)
+        ids = ([user_name(user_id)] if user_id else []) + ([email_key(email)] if email else [])
         self._people.tombstone(ids, started_ms)
         contacts, learned = self._contacts(user_id, email, ids)
         if learned:  # the userId behind an email, the email behind a userId: theirs too
@@ -104,7 +112,7 @@ class Forgetter:
         report.queued, hidden = self._remove(self._dead_letters, set(ids))
         report.parked, hidden_parked = self._remove(self._parking, set(ids))
         report.hidden = hidden + hidden_parked
-        emails = [person_id for person_id in ids if person_id.startswith("email:")]
+        emails = [person_id for person_id in ids if is_email_key(person_id)]
         report.records = self._people.forget([person_group(person_id) for person_id in ids], emails)
         report.claims = self._dedupe.forget({hashed(person_id) for person_id in ids})
         logger.info("person forgotten", extra={**report.as_dict(), "contacts": len(report.contacts)})
@@ -120,13 +128,13 @@ class Forgetter:
         if email:
             found += self._client.search_by_email(email)
         contact_ids = {contact.id for contact in found}
-        if email and (lead := self._people.lead(f"email:{email}")):
+        if email and (lead := self._people.lead(email_key(email))):
             contact_ids.add(lead)
-        keys = [f"user:{user_id}"] * bool(user_id) + [f"email:{email}"] * bool(email)
+        keys = ([user_subject(user_id)] if user_id else []) + ([email_key(email)] if email else [])
         for record in self._people.read([person_group(person_id) for person_id in ids]).values():
             contact_ids |= {entry.value for entry in record.recalled(keys).values() if entry.value}
-        learned = [f"userId:{contact.external_id}" for contact in found if contact.external_id]
-        learned += [f"email:{contact.email.strip().lower()}" for contact in found if contact.email]
+        learned = [user_name(contact.external_id) for contact in found if contact.external_id]
+        learned += [email_key(contact.email) for contact in found if contact.email]
         return contact_ids, [person_id for person_id in dict.fromkeys(learned) if person_id not in ids]
 
     def _remove(self, queue: Queue, ids: set[str]) -> tuple[int, int]:

@@ -34,10 +34,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from intercom_destination.config.secrets import MisconfiguredParameterError
 from intercom_destination.config.settings import LeadHandling, Settings
 from intercom_destination.delivery.deliverer import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
-from intercom_destination.delivery.identity import hashed, keys_of, person_ids, person_names, primary_name
+from intercom_destination.delivery.identity import keys_of
 from intercom_destination.durability.claims import Claim, Dedupe, idempotency_key
 from intercom_destination.durability.people import Applied, People, Person, Version, version_of
-from intercom_destination.durability.queue import LastError, Queue, QueuedEvent, person_group
+from intercom_destination.durability.queue import LastError, Queue, QueuedEvent
 from intercom_destination.intake.answers import (
     Accepted,
     EventsRefused,
@@ -73,6 +73,7 @@ from intercom_destination.mapping.actions import Action, ActionsError, ActionSet
 from intercom_destination.mapping.fields import AnyCall
 from intercom_destination.mapping.plans import Plan, Skip, scoped
 from intercom_destination.mapping.requests import requests_of
+from intercom_destination.person import hashed, person_group, person_ids, person_names, primary_name
 
 logger = Logger(child=True)
 #: Time kept inside the budget for claims, SendMessageBatch, completions and person records after the

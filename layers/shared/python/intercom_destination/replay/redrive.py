@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.config.settings import Settings
 from intercom_destination.delivery.deliverer import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
-from intercom_destination.delivery.identity import keys_of, person_ids
+from intercom_destination.delivery.identity import keys_of
 from intercom_destination.durability.people import Applied, People, Person, Version, names_of, version_of
 from intercom_destination.durability.queue import (
     MAX_VISIBILITY_SECONDS,
@@ -46,6 +46,7 @@ from intercom_destination.intercom.client import RateLimitedError, RateLimitStat
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.actions import Action
 from intercom_destination.mapping.plans import Plan, scoped
+from intercom_destination.person import person_ids
 
 logger = Logger(child=True)
 #: `_replay`'s answer for a message Intercom's rate limit kept untried: the same one again, after a pause.
