@@ -21,7 +21,7 @@ from typing import Any
 from intercom_destination.actions_source import ActionsSource
 from intercom_destination.config.secrets import parameter
 from intercom_destination.config.settings import Settings
-from intercom_destination.ingest.service import preview_of
+from intercom_destination.ingest.preview import preview_of
 from intercom_destination.intake.inbound import PREVIEW_PATH, Caller, RequestError, parse_json_object, split_items
 from intercom_destination.mapping.actions import DEFAULT_FILE, ActionsError, ActionSet
 

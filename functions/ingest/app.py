@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from intercom_destination.ingest.service import MISCONFIGURED, RETRY_AFTER_SECONDS, Answer
+from intercom_destination.ingest.report import MISCONFIGURED, RETRY_AFTER_SECONDS, Answer
 from intercom_destination.intake import api_doc
 from intercom_destination.intake.answers import INGEST_ANSWERS, PREVIEW_ANSWERS, SECURITY, Accepted, Preview, Refused
 from intercom_destination.intake.inbound import RawRequest, RequestError

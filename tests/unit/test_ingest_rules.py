@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from intercom_destination.ingest.service import ItemError, Report, _Work, integrations_allow, person_queues
+from intercom_destination.ingest.lanes import person_queues
+from intercom_destination.ingest.prepare import integrations_allow
+from intercom_destination.ingest.report import ItemError, Report
+from intercom_destination.ingest.work import Work
 from intercom_destination.mapping.plans import Skip
 
 
@@ -79,7 +82,7 @@ def test_events_of_one_person_share_a_queue_in_request_order() -> None:
         {"type": "track", "anonymousId": "a1", "event": "y"},
     ]
     prepared = [
-        _Work(index, None, str(data["type"]), Skip("test"), data, f"k{index}", 0, ())
+        Work(index, None, str(data["type"]), Skip("test"), data, f"k{index}", 0, ())
         for index, data in enumerate(events)
     ]
     queues = {person.name: person.works for person in person_queues(prepared)}
@@ -91,6 +94,6 @@ def test_a_blank_email_joins_nobody() -> None:
     """Two users who both send `traits.email: ""` are two people, not one queue named by the empty email."""
     events = [{"type": "identify", "userId": user, "traits": {"email": "  "}} for user in ("a", "b")]
     prepared = [
-        _Work(index, None, "identify", Skip("test"), data, f"k{index}", 0, ()) for index, data in enumerate(events)
+        Work(index, None, "identify", Skip("test"), data, f"k{index}", 0, ()) for index, data in enumerate(events)
     ]
     assert sorted(person.name for person in person_queues(prepared)) == ["userId:a", "userId:b"]

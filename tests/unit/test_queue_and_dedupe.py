@@ -72,7 +72,7 @@ def test_the_person_group_hides_ids_and_is_stable() -> None:
 
 
 def test_backoff_doubles_from_the_setting_up_to_twelve_hours() -> None:
-    redrive = Redrive(Settings(redrive_backoff_seconds=30), None, None, None, None, None, None)  # type: ignore[arg-type]
+    redrive = Redrive(Settings(redrive_backoff_seconds=30), None, None, None, None, None, None, None)  # type: ignore[arg-type]
     assert [redrive.backoff(n) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
     assert redrive.backoff(30) == MAX_VISIBILITY_SECONDS
 

@@ -166,7 +166,7 @@ def test_a_backlog_that_grows_for_15_minutes_raises_an_alarm(template: dict[str,
 def test_a_misconfigured_destination_raises_an_alarm(template: dict[str, Any]) -> None:
     """Ingest counts each `misconfigured` answer (a missing or unreadable SSM parameter, an invalid actions
     file) as a metric of that name; the alarm watches it."""
-    from intercom_destination.ingest.service import MISCONFIGURED
+    from intercom_destination.ingest.report import MISCONFIGURED
 
     alarm = template["Resources"]["IngestMisconfiguredAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == ("IntercomDestination", MISCONFIGURED, 0)

@@ -20,6 +20,7 @@ from intercom_destination.delivery.identity import IdentityCache
 from intercom_destination.durability.claims import Dedupe
 from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import Queue
+from intercom_destination.durability.record_sync import RecordSync
 from intercom_destination.durability.tries import Tries
 from intercom_destination.forget.service import Forgetter
 from intercom_destination.ingest.service import Ingest
@@ -92,9 +93,18 @@ def _deliverer() -> Deliverer:
         settings.custom_attribute_creates_per_minute,
         messenger_writable=settings.messenger_writable_attributes,
     )
-    return Deliverer(
-        client, registry, IdentityCache(settings.cache_ttl_seconds), _people(), settings.unchanged_write_window_seconds
-    )
+    return Deliverer(client, registry, _identity_cache(), _people(), settings.unchanged_write_window_seconds)
+
+
+@cache
+def _identity_cache() -> IdentityCache:
+    """The warm identity map: the deliverer reads and learns it, the record round trip fills and saves it."""
+    return IdentityCache(get_settings().cache_ttl_seconds)
+
+
+@cache
+def _records() -> RecordSync:
+    return RecordSync(_identity_cache(), _people())
 
 
 @cache
@@ -156,6 +166,7 @@ def ingest_service() -> Ingest:
         parking,
         _dedupe(settings),
         _people(),
+        _records(),
         lambda: webhook_secrets(settings),
         ActionsSource(settings.actions_file, settings.actions_parameter, secrets.parameter),
     )
@@ -174,7 +185,10 @@ def redrive_service() -> Redrive:
     dead_letters, parking = _queues(settings)
     lanes = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="redrive")
     tries = Tries(_dynamodb(), _required(settings.idempotency_table, "IDEMPOTENCY_TABLE"))
-    return Redrive(settings, _deliverer(), dead_letters, parking, _people(), _client().rate_limit, tries, lanes)
+    records = _records()
+    return Redrive(
+        settings, _deliverer(), dead_letters, parking, _people(), records, _client().rate_limit, tries, lanes
+    )
 
 
 def reset() -> None:
@@ -182,6 +196,8 @@ def reset() -> None:
     get_settings.cache_clear()
     _client.cache_clear()
     _deliverer.cache_clear()
+    _identity_cache.cache_clear()
+    _records.cache_clear()
     ingest_service.cache_clear()
     _executor.cache_clear()
     _people.cache_clear()

@@ -15,13 +15,13 @@ made, cost no call at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Literal, Protocol, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from intercom_destination.delivery.identity import Entry, IdentityCache, contact_keys, contact_subject, fingerprint
+from intercom_destination.delivery.identity import IdentityCache, contact_keys, contact_subject, fingerprint
 from intercom_destination.intercom.attributes import AttributeRegistry, Model
 from intercom_destination.intercom.client import (
     ConflictError,
@@ -113,19 +113,6 @@ class Deliverer:
         self._leads = leads
         self._window = write_window
         self._clock = clock
-
-    def recall(self, entries: Mapping[str, Entry]) -> None:
-        """Identity entries remembered durably (the person record), for keys not learned later here."""
-        self._cache.recall(entries)
-
-    def identity(self, keys: list[str]) -> dict[str, Entry]:
-        """What is known now of these identity keys, to save in the person record."""
-        return self._cache.snapshot(keys)
-
-    def unlearn(self, keys: list[str]) -> None:
-        """Drop what this function remembers of these keys (their person was forgotten meanwhile): the next
-        event looks their contact up again instead of trusting, or skipping as unchanged, a deleted one."""
-        self._cache.evict(*keys)
 
     def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> str | None:
         """Raises DeliveryError; its `error.retryable` says whether to try again later. Returns why nothing

@@ -37,6 +37,7 @@ from intercom_destination.durability.queue import (
     QueueUnavailableError,
     Received,
 )
+from intercom_destination.durability.record_sync import RecordSync
 from intercom_destination.durability.tries import Tries
 from intercom_destination.fanout import fan_out
 from intercom_destination.intake import bounded_json
@@ -96,6 +97,7 @@ class Redrive:
         dead_letters: Queue,
         parking: Queue,
         people: People,
+        records: RecordSync,
         rate_limit: RateLimitState,
         tries: Tries,
         executor: Executor | None = None,
@@ -106,6 +108,7 @@ class Redrive:
         self._dead_letters = dead_letters
         self._parking = parking
         self._people = people
+        self._records = records
         self._rate_limit = rate_limit
         self._tries = tries
         self._executor = executor
@@ -331,7 +334,7 @@ class Redrive:
         record = person.record
         if record.is_stale(version):
             return False
-        self._deliverer.recall(record.recalled(keys_of(plan)))
+        self._records.recall(person, keys_of(plan))
         try:
             self._deliverer.deliver(plan, message.step, message.state)
         except DeliveryError as failure:
@@ -344,8 +347,7 @@ class Redrive:
     def _remember(self, person: Person, version: Version, plan: Plan) -> None:
         """The version applied and what was written, so a new function's next identical identify is skipped
         only if it matches (and the person's other names pointed to their record)."""
-        changes = person.record.changes(self._deliverer.identity(keys_of(plan)))
-        self._people.remember([person.remembered([version], changes)])
+        self._records.save([self._records.remembered(person, [version], keys_of(plan))])
 
     def _person(self, message: QueuedEvent) -> Person:
         """The message's person as ingest saw them: the records of every name its event carries, as one."""
