@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     resources, _ = stack.attach_to_dev()
     from intercom_destination.durability.queue import Queue
-    from intercom_destination.replay.redrive import unpark
+    from intercom_destination.replay.unpark import unpark
 
     sqs = boto3.client("sqs", endpoint_url=resources.endpoint)
     dead_letters = Queue(sqs, resources.dead_letter_queue_url)
@@ -27,7 +27,7 @@ def main() -> None:
     if args.unpark:
         print(f"moved {unpark(parking, dead_letters)} parked message(s) back to the dead-letter queue")
         return
-    from intercom_destination.replay.redrive import Summary
+    from intercom_destination.replay.summary import Summary
 
     summary = Summary(**stack.invoke(stack.load_redrive()))
     print(summary.describe())

@@ -357,7 +357,7 @@ def test_parked_events_are_delivered_after_the_cause_is_fixed_and_they_are_unpar
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:
     from intercom_destination.durability.queue import Queue
-    from intercom_destination.replay.redrive import unpark
+    from intercom_destination.replay.unpark import unpark
 
     cold_start(stack, CUSTOM_ATTRIBUTE_POLICY="strict")
     assert api.batch(identify("u1", plan="pro")).status == 200
@@ -464,7 +464,7 @@ def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
     """A message that makes the replay raise (here: a mapping bug for one person, and a body no version
     of ours wrote) is parked with its error; the innocent messages of other people are delivered in the
     same run, and the run returns a summary instead of a traceback."""
-    from intercom_destination.replay import redrive
+    from intercom_destination.replay import replayer
 
     sandbox.configure(faults=[{"status": 503, "path": "/events"}])
     for user in ("poison", "alice", "bob"):
@@ -478,14 +478,14 @@ def test_a_poison_message_is_parked_and_the_run_delivers_everyone_else(
         MessageDeduplicationId="hand-sent-1",
     )
     sandbox.configure(faults=[])
-    real_map_call = redrive.map_call
+    real_map_call = replayer.map_call
 
     def buggy_map_call(call: Any, *args: Any) -> Any:
         if call.userId == "poison":
             raise KeyError("a mapping bug")
         return real_map_call(call, *args)
 
-    monkeypatch.setattr(redrive, "map_call", buggy_map_call)
+    monkeypatch.setattr(replayer, "map_call", buggy_map_call)
     summary = stack.replay()
     assert outcomes(summary) == {"replayed": 4, "delivered": 2, "requeued": 0, "parked": 2, "stale": 0, "paused_ms": 0}
     assert sorted(event["event_name"] + ":" + event["user_id"] for event in sandbox.state()["events"]) == [

@@ -18,17 +18,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.config.settings import Settings
-from intercom_destination.delivery.deliverer import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
-from intercom_destination.delivery.identity import keys_of
-from intercom_destination.durability.people import Applied, People, Person, Version, names_of, version_of
+from intercom_destination.delivery.deliverer import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
+from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import (
     MAX_VISIBILITY_SECONDS,
     LastError,
@@ -40,53 +40,23 @@ from intercom_destination.durability.queue import (
 from intercom_destination.durability.record_sync import RecordSync
 from intercom_destination.durability.tries import Tries
 from intercom_destination.fanout import fan_out
-from intercom_destination.intake import bounded_json
-from intercom_destination.intake.events import FieldError, InvalidCallError, parse_call
+from intercom_destination.intake.events import InvalidCallError
 from intercom_destination.intercom import client as intercom
 from intercom_destination.intercom.client import RateLimitedError, RateLimitState
-from intercom_destination.mapping import map_call
-from intercom_destination.mapping.actions import Action
-from intercom_destination.mapping.plans import Plan, scoped
 from intercom_destination.person import person_ids
+from intercom_destination.replay.replayer import Replayer
+from intercom_destination.replay.summary import Summary
 
 logger = Logger(child=True)
-#: `_replay`'s answer for a message Intercom's rate limit kept untried: the same one again, after a pause.
-_AGAIN = -(2**31)
 
 
-@dataclass
-class Summary:
-    replayed: int = 0
-    delivered: int = 0
-    requeued: int = 0
-    parked: int = 0
-    stale: int = 0  # an identify or group older than one already applied to the person: skipped
-    forgotten: int = 0  # of a person forgotten (make forget) after the event was received: deleted
-    paused_ms: int = 0  # waiting for Intercom's rate-limit window to reset
-    elapsed_ms: int = 0
-    backlog: int = 0  # messages visible in the dead-letter queue when the run ended
+class Then(Enum):
+    """What a lane does after replaying one message."""
 
-    @property
-    def per_second(self) -> float:
-        return self.replayed / (self.elapsed_ms / 1000) if self.elapsed_ms else 0.0
-
-    def describe(self) -> str:
-        """For the operator: the counts, the rate, and how long the backlog takes at that rate."""
-        counts = "  ".join(f"{name} {value}" for name, value in self.as_dict().items())
-        rate = f"{self.per_second:.1f} messages/s"
-        if not self.backlog:
-            return f"{counts}  ({rate})"
-        if not self.per_second:
-            return f"{counts}  ({rate}; {self.backlog} waiting, no progress this run)"
-        return f"{counts}  ({rate}; {self.backlog} waiting: about {self.backlog / self.per_second:.0f} s to empty)"
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    def add(self, other: Summary) -> None:
-        """Counts of one lane into the run's."""
-        for name in ("replayed", "delivered", "requeued", "parked", "stale", "paused_ms"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+    NEXT = "next"  # delivered, parked, or waiting for a later event: the person's next message
+    AGAIN = "again"  # rate-limited, untried: the same message once Intercom's window resets
+    HOLD = "hold"  # hidden for its backoff: the person's later messages wait behind it
+    STOP = "stop"  # out of time, or no parking queue: nothing more this round
 
 
 class Redrive:
@@ -104,11 +74,10 @@ class Redrive:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
-        self._deliverer = deliverer
         self._dead_letters = dead_letters
         self._parking = parking
         self._people = people
-        self._records = records
+        self._replayer = Replayer(settings, deliverer, people, records)
         self._rate_limit = rate_limit
         self._tries = tries
         self._executor = executor
@@ -197,23 +166,23 @@ class Redrive:
     ) -> None:
         with intercom.deadline(deadline):  # per lane: a context variable does not cross into pool threads
             for position, received in enumerate(messages):
-                wait: int | None = _AGAIN
-                while wait == _AGAIN:
+                then = Then.AGAIN
+                while then is Then.AGAIN:
                     if ended.is_set() or self._clock() >= deadline or not self._wait_for_window(deadline, summary):
                         ended.set()
                         self._release(messages[position:], summary)
                         return
                     try:
-                        wait = self._replay(received, summary, done)
+                        then = self._replay(received, summary, done)
                     except QueueUnavailableError:  # the parking queue refused: keep the message, end the run
                         logger.exception("parking queue unavailable; the message stays queued")
                         broken.set()
-                        wait = -1
+                        then = Then.STOP
                         self._release([received], summary)
-                if wait is None:
+                if then is Then.NEXT:
                     continue
                 self._release(messages[position + 1 :], summary)
-                if wait < 0:  # out of time, or no parking: nothing more this round
+                if then is Then.STOP:
                     ended.set()
                 break
 
@@ -254,22 +223,20 @@ class Redrive:
         summary.paused_ms += int(pause * 1000)
         return True
 
-    def _replay(self, received: Received, summary: Summary, done: list[str]) -> int | None:
-        """None when the run may go on with the person's next message (this one delivered, parked, or
-        waiting for a later event); _AGAIN when rate-limited (untried: the same message after the pause);
-        else the backoff it was hidden for (negative: out of time, stop the run)."""
+    def _replay(self, received: Received, summary: Summary, done: list[str]) -> Then:
+        """Replay one message; what the lane does next (Then)."""
         message = received.message
         summary.replayed += 1
         log: dict[str, Any] = {"message_id": message.message_id, "action": message.action, "step": message.step}
         if message.last_error.code == "unreadable_message":
             self._park(received, message.last_error, message.step, message.state, summary, done)
-            return None
+            return Then.NEXT
         try:
-            applied = self._deliver(message)
+            applied = self._replayer.deliver(message)
         except InvalidCallError as exc:  # queued before a validation rule tightened: never lose it silently
             invalid = LastError(None, "invalid_event", str(exc)[:500])
             self._park(received, invalid, message.step, message.state, summary, done)
-            return None
+            return Then.NEXT
         except DeliveryError as failure:
             error = failure.error
             last = LastError(error.status, error.code, error.message)
@@ -282,30 +249,30 @@ class Redrive:
             if not error.retryable:
                 logger.warning("replay refused by Intercom; parked", extra=log)
                 self._park(received, last, failure.step, failure.state, summary, done)
-                return None
+                return Then.NEXT
             if error.code == "deferred":  # the run's time is up mid-message: untried, not failed
                 self._release([received], summary)
-                return -1
+                return Then.STOP
             if isinstance(error, RateLimitedError):  # not tried: Intercom's window is spent
                 summary.replayed -= 1
                 logger.info("rate limited; the message waits for the window", extra=log)
-                return _AGAIN
+                return Then.AGAIN
             tries = self._tries.failed(received.sqs_id, received.receive_count)
             if tries >= self._settings.redrive_max_replays:
                 logger.warning("replay failed too often; parked", extra={**log, "tries": tries})
                 gave_up = replace(last, message=f"after {tries} tries: {last.message}"[:500])
                 self._park(received, gave_up, failure.step, failure.state, summary, done)
-                return None
+                return Then.NEXT
             wait = self.backoff(tries)
             self._hide(received, wait, summary)
             logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
             # Waiting for a later event of the person (the identify): let that one through meanwhile.
-            return None if error.code == WAITS_FOR_LATER_EVENT else wait
+            return Then.NEXT if error.code == WAITS_FOR_LATER_EVENT else Then.HOLD
         except Exception as exc:  # a poison message (a mapping bug, an answer we never saw) must not stall the queue
             logger.exception("replay raised; parked", extra=log)
             poison = LastError(None, "replay_error", f"{type(exc).__name__}: {str(exc)[:300]}")
             self._park(received, poison, message.step, message.state, summary, done)
-            return None
+            return Then.NEXT
         done.append(received.receipt)
         self._left_queue(message)
         if applied:
@@ -314,49 +281,7 @@ class Redrive:
         else:
             summary.stale += 1
             logger.info("replay skipped: a newer event of this person was applied", extra=log)
-        return None
-
-    def _deliver(self, message: QueuedEvent) -> bool:
-        """Validate and map again (with this version's rules), then deliver from the queued step. False
-        when the event is stale: a newer identify or group of the person was applied meanwhile (a lead
-        merge step is never stale: the newer identify did not merge)."""
-        if found := bounded_json.problems(message.event):
-            raise InvalidCallError([FieldError(field=path, message=why) for path, why in found])
-        call = parse_call(message.event)
-        received_at = datetime.fromisoformat(message.received_at)
-        action = Action.from_spec(message.mapped_by) if message.mapped_by is not None else None
-        plan = scoped(map_call(call, received_at, self._settings.lead_handling, action, message.event), message.browser)
-        version = version_of(plan, call, received_at) if message.step != "merge" else None
-        if not version:
-            self._deliverer.deliver(plan, message.step, message.state)
-            return True
-        person = self._person(message)
-        record = person.record
-        if record.is_stale(version):
-            return False
-        self._records.recall(person, keys_of(plan))
-        try:
-            self._deliverer.deliver(plan, message.step, message.state)
-        except DeliveryError as failure:
-            if failure.step == COMPANY_WRITTEN and message.step != COMPANY_WRITTEN:
-                self._remember(person, version, plan)  # the company was written: an older group must not undo it
-            raise
-        self._remember(person, version, plan)
-        return True
-
-    def _remember(self, person: Person, version: Version, plan: Plan) -> None:
-        """The version applied and what was written, so a new function's next identical identify is skipped
-        only if it matches (and the person's other names pointed to their record)."""
-        self._records.save([self._records.remembered(person, [version], keys_of(plan))])
-
-    def _person(self, message: QueuedEvent) -> Person:
-        """The message's person as ingest saw them: the records of every name its event carries, as one."""
-        primary, keys = names_of(message.event, message.person)
-        try:
-            return self._people.lookup({primary: [*keys, message.person]})[0][primary]
-        except (BotoCoreError, ClientError):
-            logger.exception("person record unreadable; replaying without a staleness check")
-            return Person(primary, Applied(), [])
+        return Then.NEXT
 
     def backoff(self, tries: int) -> int:
         return min(self._settings.redrive_backoff_seconds * 2 ** max(tries - 1, 0), MAX_VISIBILITY_SECONDS)
@@ -390,19 +315,3 @@ class Redrive:
 
 def _received_ms(message: QueuedEvent) -> int:
     return int(datetime.fromisoformat(message.received_at).timestamp() * 1000)
-
-
-def unpark(parking: Queue, dead_letters: Queue) -> int:
-    """Move every parked message back to the dead-letter queue once its cause is fixed (local twin of
-    `aws sqs start-message-move-task`). The attempt count rises, which also gives SQS a new dedup id."""
-    moved = 0
-    while batch := parking.receive():
-        dead_letters.send_all([_revived(received.message) for received in batch])
-        for received in batch:
-            parking.delete(received.receipt)
-        moved += len(batch)
-    return moved
-
-
-def _revived(message: QueuedEvent) -> QueuedEvent:
-    return replace(message, reason="", attempts=message.attempts + 1)
