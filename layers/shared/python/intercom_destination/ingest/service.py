@@ -27,7 +27,8 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.config.settings import Settings
-from intercom_destination.delivery.deliverer import COMPANY_WRITTEN, Deliverer, DeliveryError
+from intercom_destination.delivery.deliverer import Deliverer
+from intercom_destination.delivery.errors import COMPANY_WRITTEN, DeliveryError
 from intercom_destination.durability.claims import Claim, Dedupe
 from intercom_destination.durability.people import Applied, People, Person
 from intercom_destination.durability.queue import LastError, Queue, QueuedEvent

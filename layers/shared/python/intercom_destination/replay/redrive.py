@@ -27,7 +27,8 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.config.settings import Settings
-from intercom_destination.delivery.deliverer import WAITS_FOR_LATER_EVENT, Deliverer, DeliveryError
+from intercom_destination.delivery.deliverer import Deliverer
+from intercom_destination.delivery.errors import WAITS_FOR_LATER_EVENT, DeliveryError
 from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import (
     MAX_VISIBILITY_SECONDS,

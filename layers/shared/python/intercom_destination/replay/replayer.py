@@ -9,7 +9,8 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.config.settings import Settings
-from intercom_destination.delivery.deliverer import COMPANY_WRITTEN, Deliverer, DeliveryError
+from intercom_destination.delivery.deliverer import Deliverer
+from intercom_destination.delivery.errors import COMPANY_WRITTEN, DeliveryError
 from intercom_destination.delivery.identity import keys_of
 from intercom_destination.durability.people import Applied, People, Person, Version, names_of, version_of
 from intercom_destination.durability.queue import QueuedEvent
