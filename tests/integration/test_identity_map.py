@@ -198,7 +198,8 @@ def test_one_update_per_person_never_rolls_back_a_newer_version(stack: Stack, sa
     a newer version of that subject meanwhile, the older one is not written, the rest still is."""
     import boto3
     from intercom_destination.delivery.identity import Entry
-    from intercom_destination.durability.people import People, Remembered, Version
+    from intercom_destination.durability.people import People
+    from intercom_destination.durability.records import Remembered, Version
 
     people = People(boto3.client("dynamodb", endpoint_url=stack.resources.endpoint), stack.resources.table)
     people.remember(

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from intercom_destination.delivery.identity import IdentityCache
-from intercom_destination.durability.people import People, Person, Remembered, Version
+from intercom_destination.durability.people import People
+from intercom_destination.durability.records import Person, Remembered, Version
 
 
 class RecordSync:

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from intercom_destination.config.settings import LeadHandling, Settings
 from intercom_destination.delivery.identity import keys_of
 from intercom_destination.durability.claims import idempotency_key
-from intercom_destination.durability.people import version_of
+from intercom_destination.durability.records import version_of
 from intercom_destination.ingest.report import Report
 from intercom_destination.ingest.work import Unmappable, Work
 from intercom_destination.intake.answers import ItemError

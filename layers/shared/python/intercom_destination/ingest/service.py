@@ -30,9 +30,10 @@ from intercom_destination.config.settings import Settings
 from intercom_destination.delivery.deliverer import Deliverer
 from intercom_destination.delivery.errors import COMPANY_WRITTEN, DeliveryError
 from intercom_destination.durability.claims import Claim, Dedupe
-from intercom_destination.durability.people import Applied, People, Person
+from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import LastError, Queue, QueuedEvent
 from intercom_destination.durability.record_sync import RecordSync
+from intercom_destination.durability.records import Applied, Person
 from intercom_destination.ingest.bookkeeping import Bookkeeping
 from intercom_destination.ingest.lanes import Lane, person_queues
 from intercom_destination.ingest.prepare import identity_keys_of, prepare

@@ -7,8 +7,8 @@ from functools import cached_property
 from typing import Any
 
 from intercom_destination.delivery.errors import COMPANY_WRITTEN, WAITS_FOR_LATER_EVENT
-from intercom_destination.durability.people import Version
 from intercom_destination.durability.queue import QueuedEvent
+from intercom_destination.durability.records import Version
 from intercom_destination.mapping.actions import Action
 from intercom_destination.mapping.plans import Plan
 from intercom_destination.person import hashed

@@ -12,9 +12,10 @@ from intercom_destination.config.settings import Settings
 from intercom_destination.delivery.deliverer import Deliverer
 from intercom_destination.delivery.errors import COMPANY_WRITTEN, DeliveryError
 from intercom_destination.delivery.identity import keys_of
-from intercom_destination.durability.people import Applied, People, Person, Version, names_of, version_of
+from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import QueuedEvent
 from intercom_destination.durability.record_sync import RecordSync
+from intercom_destination.durability.records import Applied, Person, Version, names_of, version_of
 from intercom_destination.intake import bounded_json
 from intercom_destination.intake.events import FieldError, InvalidCallError, parse_call
 from intercom_destination.mapping import map_call
