@@ -239,36 +239,7 @@ class Redrive:
             self._park(received, invalid, message.step, message.state, summary, done)
             return Then.NEXT
         except DeliveryError as failure:
-            error = failure.error
-            last = LastError(error.status, error.code, error.message)
-            log |= {
-                "status": error.status,
-                "code": error.code,
-                "error": error.message,
-                "receives": received.receive_count,
-            }
-            if not error.retryable:
-                logger.warning("replay refused by Intercom; parked", extra=log)
-                self._park(received, last, failure.step, failure.state, summary, done)
-                return Then.NEXT
-            if error.code == "deferred":  # the run's time is up mid-message: untried, not failed
-                self._release([received], summary)
-                return Then.STOP
-            if isinstance(error, RateLimitedError):  # not tried: Intercom's window is spent
-                summary.replayed -= 1
-                logger.info("rate limited; the message waits for the window", extra=log)
-                return Then.AGAIN
-            tries = self._tries.failed(received.sqs_id, received.receive_count)
-            if tries >= self._settings.redrive_max_replays:
-                logger.warning("replay failed too often; parked", extra={**log, "tries": tries})
-                gave_up = replace(last, message=f"after {tries} tries: {last.message}"[:500])
-                self._park(received, gave_up, failure.step, failure.state, summary, done)
-                return Then.NEXT
-            wait = self.backoff(tries)
-            self._hide(received, wait, summary)
-            logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
-            # Waiting for a later event of the person (the identify): let that one through meanwhile.
-            return Then.NEXT if error.code == WAITS_FOR_LATER_EVENT else Then.HOLD
+            return self._failed(received, failure, log, summary, done)
         except Exception as exc:  # a poison message (a mapping bug, an answer we never saw) must not stall the queue
             logger.exception("replay raised; parked", extra=log)
             poison = LastError(None, "replay_error", f"{type(exc).__name__}: {str(exc)[:300]}")
@@ -283,6 +254,42 @@ class Redrive:
             summary.stale += 1
             logger.info("replay skipped: a newer event of this person was applied", extra=log)
         return Then.NEXT
+
+    def _failed(
+        self, received: Received, failure: DeliveryError, log: dict[str, Any], summary: Summary, done: list[str]
+    ) -> Then:
+        """A replay Intercom failed: parked if refused for good or tried too often, untried if out of time or
+        rate-limited, else hidden for its backoff."""
+        error = failure.error
+        last = LastError(error.status, error.code, error.message)
+        log |= {
+            "status": error.status,
+            "code": error.code,
+            "error": error.message,
+            "receives": received.receive_count,
+        }
+        if not error.retryable:
+            logger.warning("replay refused by Intercom; parked", extra=log)
+            self._park(received, last, failure.step, failure.state, summary, done)
+            return Then.NEXT
+        if error.code == "deferred":  # the run's time is up mid-message: untried, not failed
+            self._release([received], summary)
+            return Then.STOP
+        if isinstance(error, RateLimitedError):  # not tried: Intercom's window is spent
+            summary.replayed -= 1
+            logger.info("rate limited; the message waits for the window", extra=log)
+            return Then.AGAIN
+        tries = self._tries.failed(received.sqs_id, received.receive_count)
+        if tries >= self._settings.redrive_max_replays:
+            logger.warning("replay failed too often; parked", extra={**log, "tries": tries})
+            gave_up = replace(last, message=f"after {tries} tries: {last.message}"[:500])
+            self._park(received, gave_up, failure.step, failure.state, summary, done)
+            return Then.NEXT
+        wait = self.backoff(tries)
+        self._hide(received, wait, summary)
+        logger.info("replay failed; backing off", extra={**log, "backoff_seconds": wait})
+        # Waiting for a later event of the person (the identify): let that one through meanwhile.
+        return Then.NEXT if error.code == WAITS_FOR_LATER_EVENT else Then.HOLD
 
     def backoff(self, tries: int) -> int:
         return min(self._settings.redrive_backoff_seconds * 2 ** max(tries - 1, 0), MAX_VISIBILITY_SECONDS)
