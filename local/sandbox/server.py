@@ -188,7 +188,9 @@ class Sandbox:
         with self.lock:
             if generation != self._generation:  # reset while this call was delayed: it belongs to no workspace
                 return 503, {}, b'{"type":"error.list","errors":[{"code":"service_unavailable","message":"reset"}]}'
-            entry: dict[str, Any] = {"method": method, "path": path, "status": 0, "violations": [], "at": time.time()}
+            entry: dict[str, Any] = {
+                "method": method, "path": path, "status": 0, "violations": [], "at": time.time(), "body": _json_or_none(raw)
+            }  # fmt: skip
             self.requests.append(entry)
             try:
                 rate_headers = self._admit(headers)
@@ -310,3 +312,11 @@ def _handler_class(sandbox: Sandbox) -> type[AnyMethodHandler]:
             return 200, {}, json.dumps(result, indent=1).encode()
 
     return Handler
+
+
+def _json_or_none(raw: bytes) -> Any:
+    """A request's JSON body as sent, for tests that assert what was sent rather than what Intercom keeps."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None

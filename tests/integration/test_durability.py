@@ -77,11 +77,11 @@ def test_a_batch_of_250_is_claimed_in_several_transactions_and_its_resend_costs_
     api: Api, stack: Stack, sandbox: SandboxControl, fast: None
 ) -> None:
     """Claims go 100 to a transaction: 250 events take three, and the SDK's resend finds all of them."""
+    cold_start(stack, DELIVERY_BUDGET_SECONDS="60")  # time enough on any machine: nothing is deferred
     assert api.batch(identify("u1")).status == 200
     batch = [track("u1", f"E{n}", f"m-{n}", second=n) for n in range(250)]
     assert api.batch(*batch).status == 200
-    if stack.depth():  # a slow machine ran out of budget: the rest was queued
-        replay_until_empty(stack)
+    assert stack.depth() == 0
     assert len(sandbox.state()["events"]) == 250
     before = len(sandbox.requests())
     assert api.batch(*batch).body == {"success": True}
@@ -238,12 +238,12 @@ def test_calls_hanging_past_the_timeout_are_queued_not_lost(api: Api, stack: Sta
 
 def test_the_time_budget_defers_the_rest_and_answers_in_time(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
     cold_start(stack, DELIVERY_BUDGET_SECONDS="1", **FAST_BACKOFF)
-    sandbox.configure(latency_ms=300)  # 13 calls in a row would take 3.9 s or more
+    sandbox.configure(latency_ms=500)  # 13 calls in a row would take 6.5 s or more
     started = time.monotonic()
     reply = api.batch(identify("u1"), *(track("u1", f"Step {i}", f"m-{i}") for i in range(12)))
     elapsed = time.monotonic() - started
     assert reply.status == 200
-    assert elapsed < 3.0  # the 1 s budget, one call in flight, and queueing the rest
+    assert elapsed < 4.0  # the 1 s budget and queueing the rest; without the budget, 6.5 s or more
     deferred = stack.peek()
     assert deferred
     # the call in flight at the deadline is cut there (a read timeout), the rest never start
@@ -257,15 +257,15 @@ def test_the_time_budget_defers_the_rest_and_answers_in_time(api: Api, stack: St
 def test_a_call_in_flight_is_cut_at_the_budget_not_at_its_own_timeout(
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:
-    """Intercom answering in 2.5 s with a 1 s budget and a 3 s read timeout: the answer comes at the
+    """Intercom answering in 5 s with a 1 s budget and a 6 s read timeout: the answer comes at the
     budget (the call's timeout is the time left), and the event is queued, not lost."""
-    cold_start(stack, DELIVERY_BUDGET_SECONDS="1", INTERCOM_READ_TIMEOUT="3", **FAST_BACKOFF)
-    sandbox.configure(latency_ms=2500)
+    cold_start(stack, DELIVERY_BUDGET_SECONDS="1", INTERCOM_READ_TIMEOUT="6", **FAST_BACKOFF)
+    sandbox.configure(latency_ms=5000)
     started = time.monotonic()
     reply = api.batch(identify("u1"))
     elapsed = time.monotonic() - started
     assert (reply.status, reply.body) == (200, {"success": True})
-    assert elapsed < 2.2  # 1 s budget + durability; without the cap: 2.5 s or more
+    assert elapsed < 3.5  # 1 s budget + durability; without the cap: 5 s or more
     (queued,) = stack.peek()
     assert queued.last_error.code == "ReadTimeoutError"
 

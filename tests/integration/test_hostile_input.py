@@ -72,8 +72,11 @@ def test_dropped_fields_follow_the_documented_rules(api: Api, sandbox: SandboxCo
     assert contact["name"] == "Old Clock"
     assert contact["last_seen_at"] > 1_700_000_000  # received time, not year 1 or before 1970
     (company,) = state["companies"]
-    assert "monthly_spend" not in company or company["monthly_spend"] in (0, None)
-    assert company["size"] in (0, None)
+    assert company["name"] == "G"
+    (sent,) = [request["body"] for request in sandbox.requests() if request["path"] == "/companies"]
+    assert sent["company_id"] == "g3"
+    assert "monthly_spend" not in sent  # out of range: left out, not sent as 0 or inf
+    assert "size" not in sent
     events = {event["event_name"]: event for event in state["events"]}
     assert events["Big"]["metadata"] == {"revenue": 1e30}
     assert events["Odd"]["metadata"] == {"k": "v"}

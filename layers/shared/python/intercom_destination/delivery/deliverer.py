@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from intercom_destination.delivery.contacts import Contacts
-from intercom_destination.delivery.errors import DeliveryError
+from intercom_destination.delivery.errors import DeliveryError, Step
 from intercom_destination.delivery.group import IdentifyCompany
 from intercom_destination.delivery.identify import IdentifyContact
 from intercom_destination.delivery.identity import IdentityCache
@@ -47,19 +47,19 @@ class Deliverer:
         self._group = IdentifyCompany(contacts)
         self._track = TrackEvent(contacts)
 
-    def deliver(self, plan: Plan, step: str = "all", state: dict[str, str] | None = None) -> str | None:
+    def deliver(self, plan: Plan, step: str = Step.ALL, state: dict[str, str] | None = None) -> str | None:
         """Raises DeliveryError; its `error.retryable` says whether to try again later. Returns why nothing
         was sent when there was nothing to do (a Merge Lead for a visitor we made no lead for)."""
         try:
             match plan:
-                case IdentifyPlan() if step == "merge" and state:
+                case IdentifyPlan() if step == Step.MERGE and state:
                     self._leads.merge(state["user"], state.get("email"), state.get("anonymous_id"))
                 case MergePlan():
                     return self._leads.merge_visitor(plan)
                 case IdentifyPlan():
                     self._identify.identify(plan)
                 case GroupPlan():
-                    self._group.group(plan, (state or {}).get("company") if step == "attach" else None)
+                    self._group.group(plan, (state or {}).get("company") if step == Step.ATTACH else None)
                 case TrackPlan():
                     self._track.track(plan)
                 case Skip():

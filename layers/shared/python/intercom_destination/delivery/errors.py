@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from intercom_destination.intercom.client import IntercomError, PermanentError, RetryableError
 from intercom_destination.mapping.plans import ContactRef
 from intercom_destination.privacy import mask_email
 
 #: The error code of a call that waits for a later event of its person (a group or track before the identify).
 WAITS_FOR_LATER_EVENT = "contact_not_found"
-#: The step a group resumes at once its company is written: only the attach is left.
-COMPANY_WRITTEN = "attach"
+
+
+class Step(StrEnum):
+    """Where a delivery resumes (kept in each queued message as its `step`: the values are stored)."""
+
+    ALL = "all"  # nothing done yet
+    MERGE = "merge"  # the user exists: only folding in their visitor's leads is left
+    ATTACH = "attach"  # the company is written: only attaching the contact is left
 
 
 class ContactNotFoundError(RetryableError):
@@ -35,7 +43,7 @@ class DeliveryError(Exception):
     """An Intercom error, with the step still to do: a replay resumes there rather than redoing steps
     that succeeded (a group whose company upsert worked replays only the attach)."""
 
-    def __init__(self, error: IntercomError, step: str = "all", state: dict[str, str] | None = None) -> None:
+    def __init__(self, error: IntercomError, step: str = Step.ALL, state: dict[str, str] | None = None) -> None:
         super().__init__(str(error))
         self.error = error
         self.step = step

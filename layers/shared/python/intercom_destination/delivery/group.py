@@ -4,7 +4,7 @@ did), then the contact attached unless that attach was made before."""
 from __future__ import annotations
 
 from intercom_destination.delivery.contacts import Contacts
-from intercom_destination.delivery.errors import COMPANY_WRITTEN, ContactNotFoundError, DeliveryError, describe
+from intercom_destination.delivery.errors import ContactNotFoundError, DeliveryError, Step, describe
 from intercom_destination.delivery.identity import contact_subject, fingerprint
 from intercom_destination.intercom.client import IntercomError, NotFoundError
 from intercom_destination.mapping.plans import ContactRef, GroupPlan, Scalar
@@ -42,7 +42,7 @@ class IdentifyCompany:
                 )
                 contact_id = self._attach(plan.contact, company_id)
         except IntercomError as exc:
-            raise DeliveryError(exc, COMPANY_WRITTEN, {"company": company_id}) from None
+            raise DeliveryError(exc, Step.ATTACH, {"company": company_id}) from None
         self._contacts.cache.put(f"{contact_id}>{company_id}", attached)
 
     def _company(self, plan: GroupPlan, attributes: dict[str, Scalar]) -> tuple[str, bool]:

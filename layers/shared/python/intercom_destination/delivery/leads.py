@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.delivery.contacts import Contacts
-from intercom_destination.delivery.errors import ContactNotFoundError, DeliveryError
+from intercom_destination.delivery.errors import ContactNotFoundError, DeliveryError, Step
 from intercom_destination.intercom.client import IntercomError, NotFoundError, RetryableError
 from intercom_destination.mapping.plans import ContactRef, MergePlan
 from intercom_destination.person import anonymous_subject, email_key, user_subject
@@ -52,7 +52,7 @@ class Leads:
         except IntercomError as exc:
             state = {"user": user_id, **({"email": email} if email else {})}
             raise DeliveryError(
-                exc, "merge", state | ({"anonymous_id": anonymous_id} if anonymous_id else {})
+                exc, Step.MERGE, state | ({"anonymous_id": anonymous_id} if anonymous_id else {})
             ) from None
 
     def remembered_leads(self, subjects: list[str]) -> tuple[dict[str, bool], list[str]]:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from intercom_destination.delivery.errors import Step
 from intercom_destination.fanout import chunked, fan_out
 from intercom_destination.person import person_group
 
@@ -53,7 +54,7 @@ class QueuedEvent:
 
     event: dict[str, Any]
     action: str  # the event's type: identify, group or track (its `mapped_by` action says what to send)
-    step: str  # "all", or "attach" for a group whose company upsert already succeeded
+    step: str  # where its delivery resumes (delivery.errors.Step)
     idempotency_key: str
     person: str  # the ordering group: a hash of the person's ids
     received_at: str  # ISO 8601: replays map times exactly as the first attempt did
@@ -98,7 +99,7 @@ class QueuedEvent:
         return cls(
             event={"unreadable_body": body},
             action="unknown",
-            step="all",
+            step=Step.ALL,
             idempotency_key="unreadable-" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
             person=group or person_group(body),
             received_at=now,

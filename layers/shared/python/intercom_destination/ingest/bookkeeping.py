@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.durability.claims import Claim, Dedupe
 from intercom_destination.durability.queue import Queue
-from intercom_destination.ingest.work import Outcome, Work
+from intercom_destination.ingest.work import Ending, Outcome, Work
 from intercom_destination.mapping.plans import Skip
 
 logger = Logger(child=True)
@@ -48,7 +48,7 @@ class Bookkeeping:
         delivered or durable, in batches. Events SQS refused are released and answered as not accepted,
         so the SDK resends exactly those (the others are duplicates by then)."""
         released = []
-        for name, queue in (("queued", self._dead_letters), ("parked", self._parking)):
+        for name, queue in ((Ending.QUEUED, self._dead_letters), (Ending.PARKED, self._parking)):
             pending = [index for index, (_, outcome) in enumerate(outcomes) if outcome.name == name]
             refused = queue.send([message for index in pending if (message := outcomes[index][1].message)])
             if refused:
@@ -56,13 +56,10 @@ class Bookkeeping:
             for position in refused:
                 work = outcomes[pending[position]][0]
                 released.append(work.key)
-                outcomes[pending[position]] = (work, Outcome("busy"))
-        final = ("delivered", "no_lead", "stale", "forgotten", "queued", "parked")
-        done = [
-            (work, outcome.name) for work, outcome in outcomes if outcome.name in final and work.key not in released
-        ]
+                outcomes[pending[position]] = (work, Outcome(Ending.BUSY))
+        done = [(work, outcome.name) for work, outcome in outcomes if outcome.name.settled and work.key not in released]
         # A forgotten person's record keeps no tags: nothing of theirs is written after their forget.
-        tags_of = {work.key: work.tags for work, name in done if name != "forgotten"}
+        tags_of = {work.key: work.tags for work, name in done if name is not Ending.FORGOTTEN}
         # An unrecorded completion only means a resend within the claim's lifetime is answered 503, and a
         # later one is delivered again (upserts; Intercom drops a repeated event of the same second).
         self._durability_call(

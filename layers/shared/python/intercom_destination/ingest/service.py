@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.config.settings import Settings
 from intercom_destination.delivery.deliverer import Deliverer
-from intercom_destination.delivery.errors import COMPANY_WRITTEN, DeliveryError
+from intercom_destination.delivery.errors import DeliveryError, Step
 from intercom_destination.durability.claims import Claim, Dedupe
 from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import LastError, Queue, QueuedEvent
@@ -40,7 +40,7 @@ from intercom_destination.ingest.prepare import identity_keys_of, prepare
 from intercom_destination.ingest.preview import preview_of
 from intercom_destination.ingest.reading import RequestReader
 from intercom_destination.ingest.report import Answer, Report
-from intercom_destination.ingest.work import NEXT, Outcome, Unmappable, Work
+from intercom_destination.ingest.work import NEXT, Ending, Outcome, Unmappable, Work
 from intercom_destination.intake.answers import ItemError
 from intercom_destination.intake.inbound import (
     PREVIEW_PATH,
@@ -48,7 +48,7 @@ from intercom_destination.intake.inbound import (
     RequestError,
 )
 from intercom_destination.intercom import client as intercom
-from intercom_destination.intercom.client import PermanentError, RetryableError
+from intercom_destination.intercom.client import DEFERRED, PermanentError, RetryableError
 from intercom_destination.limits import PerAddress
 from intercom_destination.mapping.actions import ActionSet, default_actions
 from intercom_destination.mapping.plans import Skip
@@ -179,7 +179,7 @@ class Ingest:
             self._people.queued(waiting, time.time())
         by_person: dict[str, tuple[Person, list[tuple[Work, Outcome]]]] = {}
         for work, outcome in outcomes:
-            if outcome.name != "forgotten":  # nothing of theirs is written after their forget
+            if outcome.name is not Ending.FORGOTTEN:  # nothing of theirs is written after their forget
                 person = person_of[work.index]
                 by_person.setdefault(person.primary, (person, []))[1].append((work, outcome))
         self._records.save([
@@ -229,10 +229,10 @@ class Ingest:
                     code, text = (
                         ("queued_behind", "an earlier event of this person is queued")
                         if queued_before
-                        else ("deferred", "not delivered within the time budget")
+                        else (DEFERRED, "not delivered within the time budget")
                     )
                     failure = DeliveryError(RetryableError(None, code, text))
-                    outcome = Outcome("queued", _message(work, group, received_at, failure))
+                    outcome = Outcome(Ending.QUEUED, _message(work, group, received_at, failure))
                 if outcome is None:
                     outcome = self._attempt(work, applied, group, received_at)
                 results.append((work, outcome))
@@ -247,31 +247,33 @@ class Ingest:
                 raise DeliveryError(PermanentError(None, "mapping_error", work.plan.error))
             nothing_to_do = self._deliverer.deliver(work.plan)
         except DeliveryError as failure:
-            if work.version and failure.step == COMPANY_WRITTEN:
+            if work.version and failure.step == Step.ATTACH:
                 applied.note(work.version)  # the company was written: an older group must not undo it
             message = _message(work, group, received_at, failure)
-            return Outcome("queued", message) if failure.error.retryable else Outcome("parked", message.parked())
+            return (
+                Outcome(Ending.QUEUED, message) if failure.error.retryable else Outcome(Ending.PARKED, message.parked())
+            )
         except Exception as exc:  # an answer we did not foresee: keep the event, the redrive tries again
             logger.exception("delivery failed unexpectedly; queueing", extra={"message_id": work.message_id})
             error = RetryableError(None, "internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
-            return Outcome("queued", _message(work, group, received_at, DeliveryError(error)))
+            return Outcome(Ending.QUEUED, _message(work, group, received_at, DeliveryError(error)))
         if work.version:
             applied.note(work.version)
         if nothing_to_do:  # a Merge Lead for a visitor we made no lead for: counted, not an error
             logger.info("nothing to merge", extra={"message_id": work.message_id, "reason": nothing_to_do})
-        return Outcome("no_lead" if nothing_to_do else "delivered")
+        return Outcome(Ending.NO_LEAD if nothing_to_do else Ending.DELIVERED)
 
     def _record(self, report: Report, work: Work, outcome: Outcome) -> None:
         report.counts[f"{work.call_type}.{outcome.name}"] += 1
         log = {"message_id": work.message_id, "index": work.index, "type": work.call_type, "outcome": outcome.name}
-        if outcome.name == "busy":
+        if outcome.name is Ending.BUSY:
             report.failed.append(
                 ItemError(work.index, work.message_id, "(event)", "not_accepted", "could not be made durable; resend")
             )
             logger.warning("event not accepted", extra=log)
         elif outcome.message is not None:
             error = outcome.message.last_error
-            if outcome.name == "parked":
+            if outcome.name is Ending.PARKED:
                 report.counts[f"parked.{error.code}"] += 1  # e.g. email_owned_by_other_user, for an alarm
             if error.status in (401, 403):
                 report.counts["intercom_unauthorized"] += 1  # a revoked token: an alarm, events wait queued
@@ -282,7 +284,7 @@ class Ingest:
                 "error": error.message,
                 "next": NEXT[outcome.name],
             }
-            logger.warning("event queued" if outcome.name == "queued" else "event parked", extra=log)
+            logger.warning("event queued" if outcome.name is Ending.QUEUED else "event parked", extra=log)
         elif isinstance(work.plan, Skip):
             logger.debug("event skipped", extra={**log, "reason": work.plan.reason})
 
@@ -309,12 +311,12 @@ def _gate(work: Work, claims: dict[int, Claim], forgotten: dict[str, int], appli
     """How an event ends before any delivery, if it does: no action fired, handled before (or being handled),
     dated before its person's forget, or older than what was applied (newest wins). None: deliver it."""
     if isinstance(work.plan, Skip):
-        return Outcome("skipped")
+        return Outcome(Ending.SKIPPED)
     claim = claims[work.index]
     if claim is not Claim.NEW:
-        return Outcome("duplicate" if claim is Claim.DONE else "busy")
+        return Outcome(Ending.DUPLICATE if claim is Claim.DONE else Ending.BUSY)
     if any(forgotten.get(person_id, -1) >= work.occurred_ms for person_id in work.ids):
-        return Outcome("forgotten")  # a resend of what was erased
+        return Outcome(Ending.FORGOTTEN)  # a resend of what was erased
     if work.version and applied.is_stale(work.version):  # a newer identify/group was applied
-        return Outcome("stale")
+        return Outcome(Ending.STALE)
     return None

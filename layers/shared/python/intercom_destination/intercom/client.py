@@ -162,6 +162,8 @@ TRANSPORT_RETRY = Retry(
 )
 #: Below this much time left, a call is not started: it could not finish.
 _MIN_CALL_SECONDS = 0.05
+#: The code of a call not made for want of time (untried, not failed: a replay does not count it).
+DEFERRED = "deferred"
 _deadline: ContextVar[float | None] = ContextVar("intercom_deadline", default=None)
 
 
@@ -319,7 +321,7 @@ class IntercomClient:
             return self._timeout
         left = at - time.monotonic()
         if left < _MIN_CALL_SECONDS:
-            raise RetryableError(None, "deferred", "not delivered within the time budget")
+            raise RetryableError(None, DEFERRED, "not delivered within the time budget")
         connect, read = self._timeout.connect_timeout, self._timeout.read_timeout
         return Timeout(
             connect=min(connect, left) if isinstance(connect, int | float) else left,

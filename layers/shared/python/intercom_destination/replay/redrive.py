@@ -43,7 +43,7 @@ from intercom_destination.durability.tries import Tries
 from intercom_destination.fanout import fan_out
 from intercom_destination.intake.events import InvalidCallError
 from intercom_destination.intercom import client as intercom
-from intercom_destination.intercom.client import RateLimitedError, RateLimitState
+from intercom_destination.intercom.client import DEFERRED, RateLimitedError, RateLimitState
 from intercom_destination.person import person_ids
 from intercom_destination.replay.replayer import Replayer
 from intercom_destination.replay.summary import Summary
@@ -272,7 +272,7 @@ class Redrive:
             logger.warning("replay refused by Intercom; parked", extra=log)
             self._park(received, last, failure.step, failure.state, summary, done)
             return Then.NEXT
-        if error.code == "deferred":  # the run's time is up mid-message: untried, not failed
+        if error.code == DEFERRED:  # the run's time is up mid-message: untried, not failed
             self._release([received], summary)
             return Then.STOP
         if isinstance(error, RateLimitedError):  # not tried: Intercom's window is spent

@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.config.settings import Settings
 from intercom_destination.delivery.deliverer import Deliverer
-from intercom_destination.delivery.errors import COMPANY_WRITTEN, DeliveryError
+from intercom_destination.delivery.errors import DeliveryError, Step
 from intercom_destination.delivery.identity import keys_of
 from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import QueuedEvent
@@ -42,7 +42,7 @@ class Replayer:
         received_at = datetime.fromisoformat(message.received_at)
         action = Action.from_spec(message.mapped_by) if message.mapped_by is not None else None
         plan = scoped(map_call(call, received_at, self._settings.lead_handling, action, message.event), message.browser)
-        version = version_of(plan, call, received_at) if message.step != "merge" else None
+        version = version_of(plan, call, received_at) if message.step != Step.MERGE else None
         if not version:
             self._deliverer.deliver(plan, message.step, message.state)
             return True
@@ -54,7 +54,7 @@ class Replayer:
         try:
             self._deliverer.deliver(plan, message.step, message.state)
         except DeliveryError as failure:
-            if failure.step == COMPANY_WRITTEN and message.step != COMPANY_WRITTEN:
+            if failure.step == Step.ATTACH and message.step != Step.ATTACH:
                 self._remember(person, version, plan)  # the company was written: an older group must not undo it
             raise
         self._remember(person, version, plan)
