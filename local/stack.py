@@ -51,6 +51,38 @@ class Resources:
     dead_letter_queue_url: str
     parking_queue_url: str
     table: str
+    prefix: str = PREFIX
+
+    def clear(self) -> None:
+        """Empty the queues and the idempotency table (between tests)."""
+        sqs = boto3.client("sqs", endpoint_url=self.endpoint)
+        for url in (self.dead_letter_queue_url, self.parking_queue_url):
+            sqs.delete_queue(QueueUrl=url)  # PurgeQueue is allowed once a minute; moto recreates at once
+        assert provision(self.endpoint, prefix=self.prefix) == self
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.endpoint)
+        for page in dynamodb.get_paginator("scan").paginate(TableName=self.table, ProjectionExpression="id"):
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=self.table, Key={"id": item["id"]})
+
+    def peek(self, parked: bool = False) -> list[Any]:
+        """Every message of the dead-letter (or parking) queue, visible or backing off, in queue order.
+
+        Read from the embedded SQS's memory: receiving would count as a delivery attempt (and moto's
+        FIFO emulation mishandles messages received with a zero visibility timeout)."""
+        from intercom_destination.durability.queue import QueuedEvent
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sqs.models import sqs_backends
+
+        url = self.parking_queue_url if parked else self.dead_letter_queue_url
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].queues[url.rsplit("/", 1)[1]]
+        return [QueuedEvent.from_json(message.body) for message in queue._messages]
+
+    def depth(self, parked: bool = False) -> int:
+        """Messages in the dead-letter (or parking) queue, visible or backing off."""
+        from intercom_destination.durability.queue import Queue
+
+        url = self.parking_queue_url if parked else self.dead_letter_queue_url
+        return Queue(boto3.client("sqs", endpoint_url=self.endpoint), url).depth()
 
 
 def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT, prefix: str = PREFIX) -> Resources:
@@ -75,7 +107,7 @@ def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT, prefix:
         dynamodb.update_time_to_live(
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
-    return Resources(endpoint, dead_letters, parking, IDEMPOTENCY_TABLE)
+    return Resources(endpoint, dead_letters, parking, IDEMPOTENCY_TABLE, prefix)
 
 
 def function_env(
@@ -195,37 +227,13 @@ class Stack:
             self.adapter.configure(env)
 
     def clear(self) -> None:
-        """Empty the queues and the idempotency table (between tests)."""
-        sqs = boto3.client("sqs", endpoint_url=self.resources.endpoint)
-        for url in (self.resources.dead_letter_queue_url, self.resources.parking_queue_url):
-            sqs.delete_queue(QueueUrl=url)  # PurgeQueue is allowed once a minute; moto recreates at once
-        assert provision(self.resources.endpoint) == self.resources
-        dynamodb = boto3.client("dynamodb", endpoint_url=self.resources.endpoint)
-        for page in dynamodb.get_paginator("scan").paginate(TableName=self.resources.table, ProjectionExpression="id"):
-            for item in page["Items"]:
-                dynamodb.delete_item(TableName=self.resources.table, Key={"id": item["id"]})
+        self.resources.clear()
 
     def peek(self, parked: bool = False) -> list[Any]:
-        """Every message of the dead-letter (or parking) queue, visible or backing off, in queue order.
-
-        Read from the embedded SQS's memory: receiving would count as a delivery attempt (and moto's
-        FIFO emulation mishandles messages received with a zero visibility timeout)."""
-        from intercom_destination.durability.queue import QueuedEvent
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.sqs.models import sqs_backends
-
-        url = self._queue_url(parked)
-        queue = sqs_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].queues[url.rsplit("/", 1)[1]]
-        return [QueuedEvent.from_json(message.body) for message in queue._messages]
+        return self.resources.peek(parked)
 
     def depth(self, parked: bool = False) -> int:
-        """Messages in the dead-letter (or parking) queue, visible or backing off."""
-        from intercom_destination.durability.queue import Queue
-
-        return Queue(boto3.client("sqs", endpoint_url=self.resources.endpoint), self._queue_url(parked)).depth()
-
-    def _queue_url(self, parked: bool) -> str:
-        return self.resources.parking_queue_url if parked else self.resources.dead_letter_queue_url
+        return self.resources.depth(parked)
 
     def replay(self) -> dict[str, int]:
         """One redrive run, as the schedule or `make replay` would start it."""
@@ -269,7 +277,7 @@ class _TableCopiedOnce:
         return getattr(copy, name)
 
 
-def _patch_moto() -> None:
+def patch_moto() -> None:
     """Defects of moto's emulation that AWS does not have, mended for local runs only (the function still
     sends its batches in parallel):
     - a DynamoDB transaction deep-copies the table while other request threads write to it ("dictionary
@@ -337,7 +345,7 @@ def start(
         sandbox = Sandbox(host=host, port=sandbox_port).start()
         intercom_api_base, intercom_token = sandbox.url, DEFAULT_TOKEN
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    _patch_moto()
+    patch_moto()
     aws = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)
     aws.start()
     aws_host, aws_bound = aws.get_host_and_port()
