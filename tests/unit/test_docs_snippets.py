@@ -28,3 +28,15 @@ def test_the_docs_hold_json_blocks() -> None:
 def test_a_json_block_works_as_pasted(block: str) -> None:
     actions = load_actions(block, "the README")
     assert "Merge Lead" in [action.name for action in actions.actions]  # no recipe silently drops a default
+
+
+def test_the_action_fields_table_is_the_codes() -> None:
+    """docs/actions.md's fields table is generated from each field's definition (`python -m local.actions
+    fields --write`): a field added, renamed or redescribed in code without it fails here."""
+    from intercom_destination.mapping.actions import KINDS
+
+    from local.actions import DOC, fields_doc
+
+    assert all(field.description for kind in KINDS.values() for field in kind.fields.values())
+    page = DOC.read_text()
+    assert fields_doc(page) == page, "run: python -m local.actions fields --write"

@@ -30,6 +30,7 @@ class Field:
     coerce: Callable[[Any], Any]
     required: bool = False  # Intercom needs it: a mapping may change it, never turn it off
     moment: bool = False  # a time (unix s): never sent in the future (timestamps.not_after)
+    description: str = ""  # where the default comes from, and what a mapped value becomes (docs/actions.md)
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,20 @@ class ActionKind:
         return self.build(values, lead_handling)
 
 
-def trait(traits: Traits, *names: str, coerce: Callable[[Any], Any] = text, moment: bool = False) -> Field:
+def trait(
+    traits: Traits, *names: str, coerce: Callable[[Any], Any] = text, moment: bool = False, description: str = ""
+) -> Field:
     """A field whose default is the first non-empty of `names` (alternative spellings) in the traits."""
-    return Field(lambda call, _: coerce(first(traits(call), *names)), coerce, moment=moment)
+    return Field(lambda call, _: coerce(first(traits(call), *names)), coerce, moment=moment, description=description)
 
 
-def attributes(traits: Traits, standard: frozenset[str], reserved: frozenset[str]) -> Field:
+def attributes(traits: Traits, standard: frozenset[str], reserved: frozenset[str], description: str) -> Field:
     """custom_attributes: by default every trait no standard field reads; mapped, the object as given. Both
     flattened; Intercom's own attribute names are never custom ones."""
     return Field(
         lambda call, _: custom_attributes(traits(call), standard | reserved),
         lambda value: custom_attributes(value, reserved) if isinstance(value, dict) else {},
+        description=description,
     )
 
 
@@ -88,3 +92,12 @@ def person_traits(call: AnyCall) -> dict[str, Any]:
 
 def properties_of(call: AnyCall) -> dict[str, Any]:
     return call.properties if isinstance(call, Track | Page | Screen) else {}
+
+
+def field_table(kinds: Mapping[str, ActionKind]) -> str:
+    """Every action type's fields as docs/actions.md shows them: generated from the code, never typed twice."""
+    rows = ["| action type | field | required | default, and what a mapped value becomes |", "|---|---|---|---|"]
+    for kind_name, kind in kinds.items():
+        for field_name, field in kind.fields.items():
+            rows.append(f"| `{kind_name}` | `{field_name}` | {'yes' if field.required else ''} | {field.description} |")
+    return "\n".join(rows)

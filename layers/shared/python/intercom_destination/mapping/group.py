@@ -37,18 +37,47 @@ def _spend(value: Any) -> int | None:
 
 
 FIELDS: dict[str, Field] = {
-    "company_id": Field(lambda call, _: call.groupId if isinstance(call, Group) else None, identifier, True),
-    "name": trait(_company_traits, "name"),
-    "plan": trait(_company_traits, "plan"),
-    "monthly_spend": trait(_company_traits, "monthly_spend", "monthlySpend", coerce=_spend),
-    "size": trait(_company_traits, "employees", "size", coerce=integer),
-    "website": trait(_company_traits, "website"),
-    "industry": trait(_company_traits, "industry"),
-    "remote_created_at": trait(_company_traits, "createdAt", "created_at", coerce=unix, moment=True),
-    "custom_attributes": attributes(_company_traits, _STANDARD_TRAITS, RESERVED_COMPANY_ATTRIBUTES),
+    "company_id": Field(
+        lambda call, _: call.groupId if isinstance(call, Group) else None,
+        identifier,
+        True,
+        description="`groupId`; never `.` or `..`",
+    ),
+    "name": trait(_company_traits, "name", description="`traits.name`"),
+    "plan": trait(_company_traits, "plan", description="`traits.plan`"),
+    "monthly_spend": trait(
+        _company_traits,
+        "monthly_spend",
+        "monthlySpend",
+        coerce=_spend,
+        description="`traits.monthly_spend` / `monthlySpend`; an integer, truncated, at most 2,147,483,647",
+    ),
+    "size": trait(
+        _company_traits, "employees", "size", coerce=integer, description="`traits.employees` (or `size`); an integer"
+    ),
+    "website": trait(_company_traits, "website", description="`traits.website`"),
+    "industry": trait(_company_traits, "industry", description="`traits.industry`"),
+    "remote_created_at": trait(
+        _company_traits,
+        "createdAt",
+        "created_at",
+        coerce=unix,
+        moment=True,
+        description="`traits.createdAt` / `created_at`; unix seconds, never in the future",
+    ),
+    "custom_attributes": attributes(
+        _company_traits,
+        _STANDARD_TRAITS,
+        RESERVED_COMPANY_ATTRIBUTES,
+        "every other trait, flattened (docs/mapping.md's value rules); mapped: an object, flattened the same way",
+    ),
     # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
-    "user_id": Field(lambda call, _: call.userId, identifier),
-    "email": Field(lambda call, _: text(call.context_traits.get("email")), text),
+    "user_id": Field(lambda call, _: call.userId, identifier, description="`userId`: the contact attached"),
+    "email": Field(
+        lambda call, _: text(call.context_traits.get("email")),
+        text,
+        description="`context.traits.email` (never `traits.email`, the company's): the contact attached, without a userId",
+    ),
 }
 
 

@@ -51,20 +51,55 @@ _BODY_FIELDS = (
     "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at", "owner_id", "unsubscribed_from_emails",
 )  # fmt: skip
 FIELDS: dict[str, Field] = {
-    "role": Field(lambda call, _: None, _role),  # by default: user with a userId, else LEAD_HANDLING decides
-    "external_id": Field(lambda call, _: call.userId, identifier),
-    "email": trait(person_traits, "email"),
-    "phone": trait(person_traits, "phone"),
-    "name": Field(lambda call, _: text(person_traits(call).get("name")) or _full_name(person_traits(call)), text),
-    "avatar": trait(person_traits, "avatar"),
-    "signed_up_at": trait(person_traits, "createdAt", "created_at", coerce=unix, moment=True),
-    "last_seen_at": Field(_last_seen, unix, moment=True),
-    "owner_id": trait(person_traits, "owner_id", "ownerId"),  # a string since Intercom-Version 2.16
-    "unsubscribed_from_emails": trait(
-        person_traits, "unsubscribed_from_emails", "unsubscribedFromEmails", coerce=boolean
+    "role": Field(
+        lambda call, _: None,
+        _role,
+        description="`user` with a userId, else `LEAD_HANDLING` decides (`lead`); mapped: `user` or `lead`",
     ),
-    "custom_attributes": attributes(person_traits, _STANDARD_TRAITS, RESERVED_CONTACT_ATTRIBUTES),
-    "anonymous_id": Field(lambda call, _: call.anonymousId, identifier),  # the visitor, for Merge Lead
+    "external_id": Field(lambda call, _: call.userId, identifier, description="`userId`; never `.` or `..`"),
+    "email": trait(person_traits, "email", description="`traits.email` (else `context.traits.email`)"),
+    "phone": trait(person_traits, "phone", description="`traits.phone`"),
+    "name": Field(
+        lambda call, _: text(person_traits(call).get("name")) or _full_name(person_traits(call)),
+        text,
+        description="`traits.name`, else `firstName` + `lastName`; text, cut at 255",
+    ),
+    "avatar": trait(person_traits, "avatar", description="`traits.avatar`: an image URL"),
+    "signed_up_at": trait(
+        person_traits,
+        "createdAt",
+        "created_at",
+        coerce=unix,
+        moment=True,
+        description="`traits.createdAt` / `created_at`; unix seconds, never in the future",
+    ),
+    "last_seen_at": Field(
+        _last_seen,
+        unix,
+        moment=True,
+        description="the event time (clock-skew corrected), unless `context.active` is false; unix seconds",
+    ),
+    "owner_id": trait(
+        person_traits, "owner_id", "ownerId", description="`traits.owner_id` / `ownerId`: a string (Intercom 2.16)"
+    ),
+    "unsubscribed_from_emails": trait(
+        person_traits,
+        "unsubscribed_from_emails",
+        "unsubscribedFromEmails",
+        coerce=boolean,
+        description="`traits.unsubscribed_from_emails` / `unsubscribedFromEmails`; a boolean",
+    ),
+    "custom_attributes": attributes(
+        person_traits,
+        _STANDARD_TRAITS,
+        RESERVED_CONTACT_ATTRIBUTES,
+        "every other trait, flattened (docs/mapping.md's value rules); mapped: an object, flattened the same way",
+    ),
+    "anonymous_id": Field(
+        lambda call, _: call.anonymousId,
+        identifier,
+        description="`anonymousId`: the visitor whose lead joins this user",
+    ),
 }
 
 

@@ -11,10 +11,17 @@ from intercom_destination.mapping.plans import ContactRef, MergePlan, Skip
 from intercom_destination.mapping.values import text
 
 FIELDS: dict[str, Field] = {
-    "user_id": Field(lambda call, _: call.userId, identifier, True),
-    # An alias names the visitor in previousId; other events carry it as anonymousId.
-    "anonymous_id": Field(lambda call, _: call.previousId if isinstance(call, Alias) else call.anonymousId, identifier),
-    "email": Field(lambda call, _: text(person_traits(call).get("email")), text),
+    "user_id": Field(lambda call, _: call.userId, identifier, True, description="`userId`: the user merged into"),
+    "anonymous_id": Field(
+        lambda call, _: call.previousId if isinstance(call, Alias) else call.anonymousId,
+        identifier,
+        description="`previousId` (an alias names the visitor there), else `anonymousId`: the visitor",
+    ),
+    "email": Field(
+        lambda call, _: text(person_traits(call).get("email")),
+        text,
+        description="`context.traits.email`: also the lead we made for that email",
+    ),
 }
 
 

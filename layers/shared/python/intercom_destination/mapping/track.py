@@ -24,8 +24,8 @@ def _event_name(value: Any) -> str | None:
     return event_name(name) if (name := text(value)) else None
 
 
-def _property(name: str) -> Field:
-    return Field(lambda call, _: properties_of(call).get(name), _keep)
+def _property(name: str, description: str) -> Field:
+    return Field(lambda call, _: properties_of(call).get(name), _keep, description=description)
 
 
 def _keep(value: Any) -> Any:
@@ -33,15 +33,32 @@ def _keep(value: Any) -> Any:
 
 
 FIELDS: dict[str, Field] = {
-    "event_name": Field(lambda call, _: event_name(call.event) if isinstance(call, Track) else None, _event_name, True),
-    "created_at": Field(lambda call, received_at: unix_seconds(call.occurred_at(received_at)), unix, True, True),
-    "user_id": Field(lambda call, _: call.userId, identifier),
-    "email": Field(
-        lambda call, _: text(properties_of(call).get("email")) or text(call.context_traits.get("email")), text
+    "event_name": Field(
+        lambda call, _: event_name(call.event) if isinstance(call, Track) else None,
+        _event_name,
+        True,
+        description="`event`; `.` and `$` become `-`, cut at 255",
     ),
-    "metadata": Field(lambda call, _: properties_of(call), lambda value: value if isinstance(value, dict) else None),
-    "revenue": _property("revenue"),
-    "currency": _property("currency"),
+    "created_at": Field(
+        lambda call, received_at: unix_seconds(call.occurred_at(received_at)),
+        unix,
+        True,
+        True,
+        description="the event time (clock-skew corrected); unix seconds, never in the future",
+    ),
+    "user_id": Field(lambda call, _: call.userId, identifier, description="`userId`: the contact, with no lookup"),
+    "email": Field(
+        lambda call, _: text(properties_of(call).get("email")) or text(call.context_traits.get("email")),
+        text,
+        description="`properties.email`, else `context.traits.email`: the contact, without a userId",
+    ),
+    "metadata": Field(
+        lambda call, _: properties_of(call),
+        lambda value: value if isinstance(value, dict) else None,
+        description="`properties`, flattened, at most 10 keys (docs/mapping.md); mapped: an object",
+    ),
+    "revenue": _property("revenue", "`properties.revenue`: with `currency`, the price in minor units"),
+    "currency": _property("currency", "`properties.currency` (default `USD`)"),
 }
 
 
