@@ -1,0 +1,44 @@
+"""The reference tables in docs/ that describe code hold what the code has (#22 §4): every template
+parameter and every setting in docs/configuration.md, every status and code the ingest endpoint answers in
+docs/api.md's answers table. (The action fields table is generated: test_docs_snippets.py.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode
+from intercom_destination.config.settings import Settings
+from intercom_destination.intake.answers import INGEST_ANSWERS
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Settings read from the template's resources rather than a parameter, or only locally (named apart).
+_NOT_PARAMETERS = {"DEAD_LETTER_QUEUE_URL", "PARKING_QUEUE_URL", "IDEMPOTENCY_TABLE"}
+
+
+def table_cells(page: str, header: str) -> str:
+    text = (ROOT / "docs" / page).read_text()
+    start = text.index(header)
+    end = text.find("\n\n", start)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_every_template_parameter_and_setting_is_in_the_configuration_table() -> None:
+    table = table_cells("configuration.md", "| template parameter | environment variable |")
+    parsed, _ = decode(str(ROOT / "template.yaml"))
+    template: dict[str, Any] = dict(parsed or {})
+    named = set(re.findall(r"`(\w+)`", table))
+    assert set(template["Parameters"]) - named == set()
+    assert {name.upper() for name in Settings.model_fields} - named - _NOT_PARAMETERS <= set()
+    assert named >= _NOT_PARAMETERS
+
+
+def test_every_answer_of_the_endpoint_is_in_the_answers_table() -> None:
+    table = table_cells("api.md", "| status | body | when | what SDKs do |")
+    statuses = {int(status) for status in re.findall(r"`(\d{3})`", table)}
+    assert set(INGEST_ANSWERS) - {404, 413, 415, 401} <= statuses
+    for status, answer in INGEST_ANSWERS.items():
+        for code in re.findall(r"`(\w+)`", answer["description"]):
+            if (code.islower() and "_" in code) or code in ("unavailable", "forbidden", "misconfigured"):
+                assert f'"{code}"' in table, (status, code)
