@@ -8,6 +8,7 @@ from typing import Any
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import Api, cold_start, handled, outcomes
 
 
@@ -21,7 +22,7 @@ def pre_signup_event(anonymous_id: str, email: str) -> dict[str, Any]:
 
 
 def alias(previous: str, user: str) -> dict[str, Any]:
-    return {"type": "alias", "previousId": previous, "userId": user, "messageId": f"alias-{previous}-{user}"}
+    return events.alias(previous, user, f"alias-{previous}-{user}")
 
 
 def live(sandbox: SandboxControl) -> list[dict[str, Any]]:

@@ -12,15 +12,16 @@ from intercom_destination.person import hashed, person_ids
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import Api, cold_start, handled, outcomes
 
 
 def identify(user: str, email: str) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "messageId": f"i-{user}", "traits": {"email": email, "plan": "pro"}}
+    return events.identify(user, f"i-{user}", email=email, plan="pro")
 
 
 def track(user: str, name: str) -> dict[str, Any]:
-    return {"type": "track", "userId": user, "event": name, "messageId": f"t-{user}-{name}"}
+    return events.track(user, name, f"t-{user}-{name}")
 
 
 def people(sandbox: SandboxControl) -> list[str]:

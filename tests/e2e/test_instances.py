@@ -13,11 +13,12 @@ import urllib3
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import InstancesApi
 
 
 def identify(user: str, message_id: str, **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "messageId": message_id, "traits": traits}
+    return events.identify(user, message_id, **traits)
 
 
 def test_requests_go_round_robin_or_where_asked_and_each_answer_names_its_instance(

@@ -15,6 +15,7 @@ import pytest
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import WRITE_KEY, Api, cold_start
 
 SECRETS = "old-secret,new-secret"  # a rotation: both sign for now
@@ -34,11 +35,11 @@ def signed(body: Any, secret: str = NEW) -> tuple[bytes, dict[str, str]]:
 
 
 def identify(user: str) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "messageId": f"i-{user}", "traits": {"email": f"{user}@example.com"}}
+    return events.identify(user, f"i-{user}", email=f"{user}@example.com")
 
 
 def track(user: str, name: str = "Paid") -> dict[str, Any]:
-    return {"type": "track", "userId": user, "event": name, "messageId": f"t-{user}-{name}"}
+    return events.track(user, name, f"t-{user}-{name}")
 
 
 def test_segment_batched_webhook_signed_with_either_secret(webhooks: Api, sandbox: SandboxControl) -> None:

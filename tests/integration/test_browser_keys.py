@@ -12,6 +12,7 @@ import pytest
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import WRITE_KEY, Api, cold_start
 
 BROWSER_KEY = "pk-browser-key"
@@ -23,7 +24,7 @@ def keys(stack: Stack, sandbox: SandboxControl) -> None:
 
 
 def identify(email: str, plan: str, message_id: str) -> dict[str, Any]:
-    return {"type": "identify", "userId": "u-1", "messageId": message_id, "traits": {"email": email, "plan": plan}}
+    return events.identify("u-1", message_id, email=email, plan=plan)
 
 
 def the_contact(sandbox: SandboxControl) -> tuple[str, str]:

@@ -14,6 +14,7 @@ import urllib3
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import Api, cold_start, outcomes
 
 
@@ -22,7 +23,7 @@ def calls(sandbox: SandboxControl) -> list[str]:
 
 
 def identify(user: str | None = "u1", anonymous: str = "anon-1", **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "anonymousId": anonymous, "traits": traits}
+    return events.identify(user, **traits) | {"anonymousId": anonymous}
 
 
 def test_repeat_identify_of_a_known_user_costs_one_call(api: Api, sandbox: SandboxControl) -> None:

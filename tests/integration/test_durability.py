@@ -19,27 +19,22 @@ from intercom_destination.durability.queue import QueuedEvent
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import Api, cold_start, handled, outcomes
 
 FAST_BACKOFF = {"REDRIVE_BACKOFF_SECONDS": "1"}
 
 
 def identify(user: str, **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "messageId": f"i-{user}", "traits": traits}
+    return events.identify(user, f"i-{user}", **traits)
 
 
 def track(user: str, event: str, message_id: str, second: int = 0) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "userId": user,
-        "event": event,
-        "messageId": message_id,
-        "timestamp": f"2026-11-20T10:{second // 60:02d}:{second % 60:02d}Z",
-    }
+    return events.track(user, event, message_id, timestamp=f"2026-11-20T10:{second // 60:02d}:{second % 60:02d}Z")
 
 
 def group(user: str, company: str) -> dict[str, Any]:
-    return {"type": "group", "userId": user, "groupId": company, "messageId": f"g-{user}-{company}"}
+    return events.group(user, company, f"g-{user}-{company}")
 
 
 def replay_until_empty(stack: Stack, rounds: int = 20) -> list[dict[str, int]]:

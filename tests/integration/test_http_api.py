@@ -13,17 +13,18 @@ import pytest
 from local.adapter import Adapter
 from local.sandbox import SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import CIO_KEY, WRITE_KEY, Api, cold_start
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def identify(user: str = "u1", **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "messageId": f"id-{user}", "traits": traits}
+    return events.identify(user, f"id-{user}", **traits)
 
 
 def track(user: str = "u1", event: str = "Signed Up", **properties: Any) -> dict[str, Any]:
-    return {"type": "track", "userId": user, "event": event, "properties": properties}
+    return events.track(user, event, properties=properties)
 
 
 def intercom_calls(sandbox: SandboxControl) -> list[str]:

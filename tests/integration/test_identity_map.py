@@ -12,26 +12,25 @@ from hypothesis import strategies as st
 
 from local.sandbox import SandboxControl
 from local.stack import Stack
+from tests import events
 from tests.conftest import Api, cold_start
 
 _ids = itertools.count()
 
 
 def identify(user: str = "u1", **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "messageId": f"i-{next(_ids)}", "traits": traits}
+    return events.identify(user, f"i-{next(_ids)}", **traits)
 
 
 def group(user: str | None = "u1", company: str = "acme", **traits: Any) -> dict[str, Any]:
-    return {"type": "group", "userId": user, "groupId": company, "messageId": f"g-{next(_ids)}", "traits": traits}
+    return events.group(user, company, f"g-{next(_ids)}", **traits)
 
 
 def track(user: str | None = "u1", email: str | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": "track", "event": "Viewed", "messageId": f"t-{next(_ids)}"}
     if user:
-        event["userId"] = user
-    else:
-        event.update(anonymousId="anon", context={"traits": {"email": email}}, properties={"email": email})
-    return event
+        return events.track(user, "Viewed", f"t-{next(_ids)}")
+    by_email = {"anonymousId": "anon", "context": {"traits": {"email": email}}, "properties": {"email": email}}
+    return events.track(None, "Viewed", f"t-{next(_ids)}", **by_email)
 
 
 def calls_during(sandbox: SandboxControl, send: Any) -> list[str]:

@@ -13,20 +13,20 @@ from intercom_destination.intercom.client import PermanentError
 from intercom_destination.mapping.actions import default_actions
 from intercom_destination.mapping.fields import AnyCall
 
+from tests import events
 from tests.unit.conftest import Core
 
 
 def identify(user: str = "u1", message_id: str | None = None, **traits: Any) -> dict[str, Any]:
-    event = {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com", **traits}}
-    return event | ({"messageId": message_id} if message_id else {})
+    return events.identify(user, message_id, **{"email": f"{user}@example.com", **traits})
 
 
 def group(user: str = "u1", company: str = "acme", **traits: Any) -> dict[str, Any]:
-    return {"type": "group", "userId": user, "groupId": company, "traits": {"name": company.title(), **traits}}
+    return events.group(user, company, **{"name": company.title(), **traits})
 
 
 def track(user: str = "u1", name: str = "Paid", message_id: str | None = None) -> dict[str, Any]:
-    return {"type": "track", "userId": user, "event": name} | ({"messageId": message_id} if message_id else {})
+    return events.track(user, name, message_id)
 
 
 # --- the deliverer --------------------------------------------------------------------------------------
