@@ -54,3 +54,19 @@ def test_the_architecture_doc_names_every_module() -> None:
     doc = (ROOT / "docs" / "architecture.md").read_text()
     missing = [str(path.relative_to(PACKAGE)) for path in MODULES if path.name not in doc]
     assert missing == []
+
+
+def import_table() -> str:
+    """Each room and the rooms it imports: the import graph, as docs/architecture.md shows it."""
+    imports: dict[str, set[str]] = {}
+    for path in MODULES:
+        imports.setdefault(room(path), set()).update(imported_rooms(path) - {room(path)})
+    rows = ["| room | imports |", "|---|---|"]
+    for name in sorted(imports, key=lambda name: (-FLOORS[name], name)):
+        rows.append(f"| `{name}` | {', '.join(f'`{other}`' for other in sorted(imports[name])) or '(nothing of ours)'} |")
+    return "\n".join(rows)
+
+
+def test_the_architecture_doc_shows_the_import_graph_as_it_is() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    assert import_table() in doc, "replace the import table in docs/architecture.md with:\n" + import_table()
