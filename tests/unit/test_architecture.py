@@ -63,7 +63,9 @@ def import_table() -> str:
         imports.setdefault(room(path), set()).update(imported_rooms(path) - {room(path)})
     rows = ["| room | imports |", "|---|---|"]
     for name in sorted(imports, key=lambda name: (-FLOORS[name], name)):
-        rows.append(f"| `{name}` | {', '.join(f'`{other}`' for other in sorted(imports[name])) or '(nothing of ours)'} |")
+        rows.append(
+            f"| `{name}` | {', '.join(f'`{other}`' for other in sorted(imports[name])) or '(nothing of ours)'} |"
+        )
     return "\n".join(rows)
 
 
