@@ -44,9 +44,13 @@ def test_a_page_without_the_region_is_refused() -> None:
 
 
 def test_the_readmes_headline_figures_are_the_recorded_ones() -> None:
-    """The README quotes a few figures of the last `make bench`: each must be in what it recorded."""
+    """The README quotes a few figures of the last `make bench`: each must be one it recorded (the cost row
+    is computed in docs/deploy.md, not measured)."""
     readme = (record.ROOT / "README.md").read_text()
-    headlines = readme[readme.index("| | figure | beside |") :].split("\n\n")[0]
-    for figure in ("10.9", "292", "296", "558", "569"):
-        assert figure in headlines
-        assert f" {figure} " in PAGE or f"{figure}\n" in PAGE or f" {figure}" in PAGE
+    rows = readme[readme.index("| | figure | beside |") :].split("\n\n")[0].splitlines()[2:]
+    figures = [
+        figure for row in rows if "$" not in row for figure in re.findall(r"(?<![\w.])(\d+\.\d+|\d{3,})(?![\w.])", row)
+    ]
+    assert len(figures) >= 5
+    for figure in figures:
+        assert re.search(rf"(?<![\w.]){re.escape(figure)}(?![\w.])", PAGE), figure
