@@ -18,7 +18,7 @@ logger = Logger(child=True)
 
 
 class LeadMemory(Protocol):
-    """Durable visitor → lead id for the leads we created (people.People), by `email:<address>` and by
+    """Durable visitor → lead id for the leads we created (durability/people.py), by `email:<address>` and by
     `anonymous:<anonymousId>`, so a merge survives a cold start."""
 
     def lead(self, subject: str) -> str | None: ...

@@ -8,7 +8,7 @@ outlives a warm function and is shared by ingest and the redrive.
 - Waiting: how many of the person's messages wait in the dead-letter queue for a passing failure, and in
   which message group; while some do, the person's new events are queued behind them in that group
   (across requests, as FIFO does within one).
-- Names: a person goes by a userId, an anonymousId and emails (identity.person_names), and keeps a record
+- Names: a person goes by a userId, an anonymousId and emails (person.person_names), and keeps a record
   under each name that was queued or written under. A request reads the records of every name its events
   carry and takes them as one (`joined`); a record under another name points to the primary record
   (`linked`), so an event that carries only the visitor's anonymousId or email finds what was written to

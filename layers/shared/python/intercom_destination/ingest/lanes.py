@@ -12,7 +12,7 @@ from intercom_destination.person import person_group, person_names, primary_name
 class Lane:
     """One person's events of a request, in request order, and every name they go by in it."""
 
-    name: str  # the most stable of `names` (identity.primary_name)
+    name: str  # the most stable of `names` (person.primary_name)
     names: list[str]
     works: list[Work]
 

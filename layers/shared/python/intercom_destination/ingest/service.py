@@ -87,7 +87,7 @@ class Ingest:
         self._browser_budget = PerAddress(settings.browser_requests_per_minute)
 
     def handle(self, path_kind: str, request: RawRequest, received_at: datetime) -> Answer:
-        """Raises inbound.RequestError for request-level problems (nothing delivered), and a 503 one when the
+        """Raises intake.inbound.RequestError for request-level problems (nothing delivered), and a 503 one when the
         request is not done by the delivery budget: Intercom's calls end in time by themselves, but a DynamoDB
         or SQS call that hangs may take botocore's timeouts times its attempts, twice over, and Lambda's
         timeout would answer 500. The work goes on in the background; the SDK's resend finds each event

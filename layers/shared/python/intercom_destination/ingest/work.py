@@ -31,7 +31,7 @@ class Work:
     event: dict[str, Any]
     key: str  # idempotency key: the event's, and the action's name unless it is the type's default action
     occurred_ms: int  # the event's time (unix ms): a forget drops what is dated before it
-    ids: tuple[str, ...]  # the person ids a forget names (identity.person_ids)
+    ids: tuple[str, ...]  # the person ids a forget names (person.person_ids)
     version: Version | None = None  # what an identify or group would set, and as of when
     action: Action | None = None  # None: no action fired (integrations off, or no trigger matched)
     browser: bool = False  # sent with a browser key: it may not change an existing user's email
