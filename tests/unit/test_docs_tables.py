@@ -42,3 +42,10 @@ def test_every_answer_of_the_endpoint_is_in_the_answers_table() -> None:
         for code in re.findall(r"`(\w+)`", answer["description"]):
             if (code.islower() and "_" in code) or code in ("unavailable", "forbidden", "misconfigured"):
                 assert f'"{code}"' in table, (status, code)
+
+
+def test_the_web_script_version_the_docs_pin_is_the_scripts() -> None:
+    script = (ROOT / "functions" / "ingest" / "web" / "intercom.js").read_text()
+    version = re.search(r"var VERSION = '([^']+)'", script).group(1)  # type: ignore[union-attr]
+    pinned = set(re.findall(r"intercom\.js\?v=([\w.]+)", (ROOT / "docs" / "web-mode.md").read_text()))
+    assert pinned == {version}
