@@ -138,11 +138,16 @@ class Ingest:
             for person in people
         ]
         outcomes = [pair for future in futures for pair in future.result()]
+        delivered = self._clock()
         self._bookkeeping.make_durable(outcomes)
         self._remember(outcomes, {work.index: found[person.key] for person in people for work in person.works})
         for work, outcome in outcomes:
             self._record(report, work, outcome)
-        logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts)})
+        timings = {
+            "delivering_ms": int((delivered - started) * 1000),
+            "finishing_ms": int((self._clock() - delivered) * 1000),
+        }
+        logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts), **timings})
         return report.answer()
 
     def preview(self, request: RawRequest, received_at: datetime) -> Answer:
