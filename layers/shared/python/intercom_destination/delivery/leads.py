@@ -58,7 +58,7 @@ class Leads:
     def remembered_leads(self, subjects: list[str]) -> tuple[dict[str, bool], list[str]]:
         """The leads we made for these visitor subjects (warm cache, then the durable memory: search lags
         creation by minutes, and a replay may run in a new function), and the subjects remembered durably.
-        Each lead maps to True: the event's own ids vouch it is this person (see `_fold`)."""
+        Each lead maps to True: the event's own ids vouch it is this person (see `fold`)."""
         leads: dict[str, bool] = {}
         remembered = []
         for subject in subjects:
