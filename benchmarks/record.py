@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from local.regions import NoRegionError, replace_region
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "benchmarks.md"
@@ -39,13 +40,12 @@ def tables(output: str) -> str:
 
 def record(page: str, name: str, output: str, when: datetime) -> str:
     """The page with `name`'s region replaced by this output; a page without its markers is refused."""
-    pattern = re.compile(re.escape(begin(name)) + r"\n.*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(page):
-        raise SystemExit(f"{PAGE.name}: no region for benchmarks.{name} ({begin(name)} … {END})")
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     stamp = f"*Printed by `python -m benchmarks.{name}` on {when:%Y-%m-%d} ({machine}):*"
-    region = f"{begin(name)}\n{stamp}\n\n{tables(output)}\n{END}"
-    return pattern.sub(lambda _: region, page, count=1)
+    try:
+        return replace_region(page, begin(name), END, f"{stamp}\n\n{tables(output)}")
+    except NoRegionError:
+        raise SystemExit(f"{PAGE.name}: no region for benchmarks.{name} ({begin(name)} … {END})") from None
 
 
 def main() -> None:

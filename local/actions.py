@@ -28,6 +28,7 @@ from intercom_destination.mapping.actions import DEFAULT_FILE, KINDS, ActionsErr
 from intercom_destination.mapping.fields import field_table
 
 from local import environment
+from local.regions import replace_region
 
 
 def load(settings: Settings) -> ActionSet:
@@ -81,8 +82,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "actions.md"
 
 def fields_doc(page: str) -> str:
     """docs/actions.md with its fields table replaced by the one the code defines."""
-    start, end = page.index(FIELDS_BEGIN) + len(FIELDS_BEGIN), page.index(FIELDS_END)
-    return page[:start] + "\n" + field_table(KINDS) + "\n" + page[end:]
+    return replace_region(page, FIELDS_BEGIN, FIELDS_END, field_table(KINDS))
 
 
 def _request_body(raw: bytes) -> tuple[str, bytes]:
