@@ -73,7 +73,7 @@ class Resources:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.sqs.models import sqs_backends
 
-        url = self.parking_queue_url if parked else self.dead_letter_queue_url
+        url = self.queue_url(parked)
         queue = sqs_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].queues[url.rsplit("/", 1)[1]]
         return [QueuedEvent.from_json(message.body) for message in queue._messages]
 
@@ -81,8 +81,10 @@ class Resources:
         """Messages in the dead-letter (or parking) queue, visible or backing off."""
         from intercom_destination.durability.queue import Queue
 
-        url = self.parking_queue_url if parked else self.dead_letter_queue_url
-        return Queue(boto3.client("sqs", endpoint_url=self.endpoint), url).depth()
+        return Queue(boto3.client("sqs", endpoint_url=self.endpoint), self.queue_url(parked)).depth()
+
+    def queue_url(self, parked: bool) -> str:
+        return self.parking_queue_url if parked else self.dead_letter_queue_url
 
 
 def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT, prefix: str = PREFIX) -> Resources:

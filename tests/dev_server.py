@@ -28,6 +28,16 @@ def user_env(**env: str) -> dict[str, str]:
     return {**clean, "PORT": "0", "SANDBOX_PORT": "0", "AWS_PORT": "0", **env}
 
 
+def run(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """A local command (`python -m local.…`, what `make` runs) in a user's environment plus `env`."""
+    command = [sys.executable, "-m", module, *args]
+    return subprocess.run(  # noqa: S603
+        command, cwd=ROOT, env=user_env(**(env or {})), capture_output=True, text=True, timeout=timeout
+    )
+
+
 @dataclass
 class DevServer:
     process: subprocess.Popen[str]

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,13 @@ import pytest
 import urllib3
 
 from tests.conftest import Api
-from tests.dev_server import ROOT, dev_server, user_env
+from tests.dev_server import ROOT, dev_server, run
 
 
 def free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port: int = probe.getsockname()[1]
         return port
-
-
-def run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", module, *args]
-    return subprocess.run(command, cwd=ROOT, env=user_env(**env), capture_output=True, text=True, timeout=60)  # noqa: S603
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -49,13 +43,13 @@ def busy() -> Iterator[int]:
 
 @pytest.mark.parametrize("setting", ["PORT", "SANDBOX_PORT", "AWS_PORT"])
 def test_make_dev_on_a_busy_port_says_which_and_what_to_do(busy: int, setting: str) -> None:
-    line = one_line(run("local.dev", **{setting: str(busy)}))
+    line = one_line(run("local.dev", env={setting: str(busy)}))
     assert f"port {busy} ({setting}) is in use" in line
     assert f"{setting}={busy + 100} make dev" in line
 
 
 def test_make_dev_with_an_empty_write_key_says_so() -> None:
-    line = one_line(run("local.dev", WRITE_KEY=""))
+    line = one_line(run("local.dev", env={"WRITE_KEY": ""}))
     assert "WRITE_KEY is empty" in line
     assert "WRITE_KEY=my-key make dev" in line
 
@@ -63,7 +57,7 @@ def test_make_dev_with_an_empty_write_key_says_so() -> None:
 @pytest.mark.parametrize(("module", "env"), [("local.replay", {}), ("local.forget", {"USER_ID": "u-1"})])
 def test_replay_and_forget_without_a_running_stack_say_how_to_start_one(module: str, env: dict[str, str]) -> None:
     port = free_port()
-    line = one_line(run(module, AWS_PORT=str(port), **env))
+    line = one_line(run(module, env={"AWS_PORT": str(port), **env}))
     assert f"no local stack answers on 127.0.0.1:{port} (AWS_PORT)" in line
     assert "make dev" in line
 
@@ -103,7 +97,7 @@ SETTING_SLIPS: list[tuple[list[str], dict[str, str], list[str]]] = [
 def test_every_wrong_setting_is_named_with_a_remedy(
     command: list[str], env: dict[str, str], expected: list[str]
 ) -> None:
-    line = one_line(run(*command, **env))
+    line = one_line(run(*command, env=env))
     for part in expected:
         assert part in line
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.dev_server import ROOT, DevServer, dev_server, user_env
+from tests.dev_server import ROOT, DevServer, dev_server, run
 
 README = (ROOT / "README.md").read_text()
 
@@ -80,10 +79,7 @@ def test_each_answer_the_readme_quotes_is_what_its_command_answers(dev: DevServe
                 checked += 1
     assert checked == 2
     assert replay_quote is not None
-    done = subprocess.run(
-        [sys.executable, "-m", "local.replay"], cwd=ROOT, env=user_env(**dev.env()),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = run("local.replay", env=dev.env(), timeout=120)
     assert done.returncode == 0, done.stderr
     summary = done.stdout.splitlines()[0]
     assert shape(summary) == shape(replay_quote)
@@ -93,10 +89,7 @@ def test_each_answer_the_readme_quotes_is_what_its_command_answers(dev: DevServe
 def test_make_preview_prints_what_docs_actions_quotes() -> None:
     (block,) = [block for block in blocks((ROOT / "docs" / "actions.md").read_text()) if "make preview" in block]
     quoted = [line[2:] for line in block.splitlines() if line.startswith("# ")]
-    done = subprocess.run(
-        [sys.executable, "-m", "local.actions", "preview", "events/track.json"], cwd=ROOT, env=user_env(),
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = run("local.actions", "preview", "events/track.json")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == quoted
 
@@ -109,10 +102,7 @@ def test_make_forget_prints_what_docs_privacy_quotes(dev: DevServer) -> None:
         """-d '{"userId": "forget-me", "traits": {"email": "forget-me@example.com"}}'""",
         dev,
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "local.forget"], cwd=ROOT, env=user_env(USER_ID="forget-me", **dev.env()),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = run("local.forget", env={"USER_ID": "forget-me", **dev.env()}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert shape(done.stdout.splitlines()[0]) == shape(quoted)
 

@@ -9,9 +9,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cfnlint.decode import decode
 from intercom_destination import wiring
 from intercom_destination.ingest.report import Answer
 from intercom_destination.intake.inbound import RawRequest
@@ -23,6 +25,16 @@ from local.sandbox import DEFAULT_TOKEN, Sandbox
 from local.sandbox.inprocess import InProcessPool
 
 WRITE_KEY = "unit-write-key"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    """template.yaml as CloudFormation reads it (cfn-lint's own loader)."""
+    parsed, errors = decode(str(TEMPLATE))
+    assert not errors
+    assert parsed is not None
+    return dict(parsed)
 
 
 @pytest.fixture(scope="session")

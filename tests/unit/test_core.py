@@ -4,12 +4,16 @@ SDKs and several processes are the integration and end-to-end tests' part."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from intercom_destination import wiring
+from intercom_destination.config.settings import LeadHandling
 from intercom_destination.delivery.errors import WAITS_FOR_LATER_EVENT, DeliveryError, Step
+from intercom_destination.intake.events import parse_call
 from intercom_destination.intercom.client import PermanentError
+from intercom_destination.mapping import map_call
 from intercom_destination.mapping.actions import default_actions
 from intercom_destination.mapping.fields import AnyCall
 
@@ -31,12 +35,6 @@ def track(user: str = "u1", name: str = "Paid", message_id: str | None = None) -
 
 # --- the deliverer --------------------------------------------------------------------------------------
 def plan_of(event: dict[str, Any]) -> Any:
-    from datetime import UTC, datetime
-
-    from intercom_destination.config.settings import LeadHandling
-    from intercom_destination.intake.events import parse_call
-    from intercom_destination.mapping import map_call
-
     call: AnyCall = parse_call(event)
     (action,) = default_actions().fired(event)
     return map_call(call, datetime.now(UTC), LeadHandling.LEAD, action, event)

@@ -10,19 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 from intercom_destination.intake.inbound import SINGLE_CALL_PATHS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"README.md": ROOT / "README.md", "deploy.md": ROOT / "docs" / "deploy.md"}
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    parsed, errors = decode(str(ROOT / "template.yaml"))
-    assert not errors
-    assert parsed is not None
-    return dict(parsed)
 
 
 def deploy_commands(page: Path) -> str:

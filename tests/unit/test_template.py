@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools import Metrics
-from cfnlint.decode import decode
 from intercom_destination.config.settings import Settings
 from intercom_destination.forget.service import SCAN_SECONDS
 from intercom_destination.intercom.client import Call
 from intercom_destination.telemetry import add_intercom_metrics
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    parsed, errors = decode(str(TEMPLATE))
-    assert not errors
-    assert parsed is not None
-    return dict(parsed)
 
 
 def test_every_parameter_is_described_bounded_and_grouped_for_the_console(template: dict[str, Any]) -> None:
