@@ -7,17 +7,16 @@ import time
 
 import pytest
 from intercom_destination.config.settings import DEFAULT_INTERCOM_VERSION
-from intercom_destination.intercom.client import (
+from intercom_destination.intercom.client import IntercomClient, new_pool
+from intercom_destination.intercom.errors import (
     ConflictError,
-    IntercomClient,
     NotFoundError,
     PermanentError,
     RateLimitedError,
-    RateLimitState,
     RetryableError,
     UnknownAttributeError,
-    new_pool,
 )
+from intercom_destination.intercom.rate_limit import RateLimitState
 from urllib3.util import Timeout
 
 from local.sandbox import DEFAULT_TOKEN, SandboxControl

@@ -12,7 +12,7 @@ from intercom_destination import wiring
 from intercom_destination.config.settings import LeadHandling
 from intercom_destination.delivery.errors import WAITS_FOR_LATER_EVENT, DeliveryError, Step
 from intercom_destination.intake.events import parse_call
-from intercom_destination.intercom.client import PermanentError
+from intercom_destination.intercom.errors import PermanentError
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.actions import default_actions
 from intercom_destination.mapping.fields import AnyCall

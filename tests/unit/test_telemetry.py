@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Metrics
-from intercom_destination.intercom.client import Call
+from intercom_destination.intercom.calls import Call
 from intercom_destination.telemetry import LATENCY_SAMPLES, add_intercom_metrics
 
 

@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools import Metrics
 from intercom_destination.config.settings import Settings
 from intercom_destination.forget.service import SCAN_SECONDS
-from intercom_destination.intercom.client import Call
+from intercom_destination.intercom.calls import Call
 from intercom_destination.telemetry import add_intercom_metrics
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from intercom_destination.intercom.client import Call
+from intercom_destination.intercom.calls import Call
 
 #: CloudWatch's embedded metric format takes at most 100 values of one metric per record.
 LATENCY_SAMPLES = 100

@@ -25,7 +25,10 @@ from intercom_destination.durability.tries import Tries
 from intercom_destination.forget.service import Forgetter
 from intercom_destination.ingest.service import Ingest
 from intercom_destination.intercom.attributes import AttributeRegistry
-from intercom_destination.intercom.client import Call, IntercomClient, RateLimitState, RetryableError, new_pool
+from intercom_destination.intercom.calls import Call
+from intercom_destination.intercom.client import IntercomClient, new_pool
+from intercom_destination.intercom.errors import RetryableError
+from intercom_destination.intercom.rate_limit import RateLimitState
 from intercom_destination.replay.redrive import Redrive
 
 #: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest (3 attempts in

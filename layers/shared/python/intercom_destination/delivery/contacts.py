@@ -10,13 +10,8 @@ from typing import Literal, TypeVar
 from intercom_destination.delivery.errors import ContactNotFoundError, EmailOwnedByOtherUserError, describe
 from intercom_destination.delivery.identity import IdentityCache, contact_keys, contact_subject
 from intercom_destination.intercom.attributes import AttributeRegistry, Model
-from intercom_destination.intercom.client import (
-    ConflictError,
-    Contact,
-    IntercomClient,
-    NotFoundError,
-    UnknownAttributeError,
-)
+from intercom_destination.intercom.client import Contact, IntercomClient
+from intercom_destination.intercom.errors import ConflictError, NotFoundError, UnknownAttributeError
 from intercom_destination.mapping.plans import ContactBody, ContactRef, Scalar
 from intercom_destination.person import email_key, user_subject
 

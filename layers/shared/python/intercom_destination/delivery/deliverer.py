@@ -25,7 +25,8 @@ from intercom_destination.delivery.identity import IdentityCache
 from intercom_destination.delivery.leads import LeadMemory, Leads
 from intercom_destination.delivery.track import TrackEvent
 from intercom_destination.intercom.attributes import AttributeRegistry
-from intercom_destination.intercom.client import IntercomClient, IntercomError
+from intercom_destination.intercom.client import IntercomClient
+from intercom_destination.intercom.errors import IntercomError
 from intercom_destination.mapping.plans import GroupPlan, IdentifyPlan, MergePlan, Plan, Skip, TrackPlan
 
 

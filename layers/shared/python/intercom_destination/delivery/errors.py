@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from intercom_destination.intercom.client import IntercomError, PermanentError, RetryableError
+from intercom_destination.intercom.errors import IntercomError, PermanentError, RetryableError
 from intercom_destination.mapping.plans import ContactRef
 from intercom_destination.privacy import mask_email
 

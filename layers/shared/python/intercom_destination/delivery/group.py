@@ -6,7 +6,7 @@ from __future__ import annotations
 from intercom_destination.delivery.contacts import Contacts
 from intercom_destination.delivery.errors import ContactNotFoundError, DeliveryError, Step, describe
 from intercom_destination.delivery.identity import contact_subject, fingerprint
-from intercom_destination.intercom.client import IntercomError, NotFoundError
+from intercom_destination.intercom.errors import IntercomError, NotFoundError
 from intercom_destination.mapping.plans import ContactRef, GroupPlan, Scalar
 from intercom_destination.mapping.requests import company_body
 

@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.delivery.contacts import Contacts
 from intercom_destination.delivery.errors import ContactNotFoundError, DeliveryError, Step
-from intercom_destination.intercom.client import IntercomError, NotFoundError, RetryableError
+from intercom_destination.intercom.errors import IntercomError, NotFoundError, RetryableError
 from intercom_destination.mapping.plans import ContactRef, MergePlan
 from intercom_destination.person import anonymous_subject, email_key, user_subject
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from intercom_destination.delivery.contacts import Contacts
 from intercom_destination.delivery.errors import ContactNotFoundError, describe
-from intercom_destination.intercom.client import NotFoundError
+from intercom_destination.intercom.errors import NotFoundError
 from intercom_destination.mapping.plans import TrackPlan
 
 

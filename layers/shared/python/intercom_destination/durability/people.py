@@ -29,7 +29,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -37,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.delivery.identity import Entry
 from intercom_destination.durability.queue import QueuedEvent
+from intercom_destination.durability.record_items import Update, applied_of, learned, newer
 from intercom_destination.durability.records import (
     WAITING_SECONDS,
     Applied,
@@ -116,7 +116,7 @@ class People:
         by_key = {_FORGOTTEN + hashed(person_id): person_id for person_id in dict.fromkeys(ids)}
         found = self._get_items([_PERSON + person for person in wanted] + list(by_key))
         records = {
-            person: _applied(found[_PERSON + person]) if _PERSON + person in found else Applied() for person in wanted
+            person: applied_of(found[_PERSON + person]) if _PERSON + person in found else Applied() for person in wanted
         }
         forgotten = {by_key[key]: int(found[key]["forgotten_at"]["N"]) for key in by_key if key in found}
         return records, forgotten
@@ -175,7 +175,7 @@ class People:
                 key = hashed(subject)
                 newest[key] = max(newest.get(key, 0), version.occurred_ms)
         entries = {hashed(key): entry for key, entry in changed.items()}
-        if self._update(person, _newer(newest, seen), _learned(entries)) != _CONFLICT:
+        if self._update(person, newer(newest, seen), learned(entries)) != _CONFLICT:
             return
         # Something changed since the record was read: each part on its own, the rest still recorded. A
         # version of a subject that another request recorded meanwhile (older or newer) was written to
@@ -184,17 +184,17 @@ class People:
         # unchanged (without a per-person lock, which would cost a write per event, this is the repair).
         doubted = set()
         for key, ms in newest.items():
-            if seen is None or self._update(person, _newer({key: ms}, seen)) == _CONFLICT:
+            if seen is None or self._update(person, newer({key: ms}, seen)) == _CONFLICT:
                 doubted.add(key)
-                self._update(person, _newer({key: ms}))
+                self._update(person, newer({key: ms}))
         doubt = Entry("", int(self._clock() * 1000))
         for version in versions:
             if seen is not None and hashed(version.subject) in doubted:
                 entries[hashed(f"written:{version.subject}")] = doubt
         for key, entry in entries.items():
-            self._update(person, _learned({key: entry}))
+            self._update(person, learned({key: entry}))
 
-    def _update(self, person: str, *parts: _Update) -> str | None:
+    def _update(self, person: str, *parts: Update) -> str | None:
         """One UpdateItem of keys inside the record's maps, refreshing its expiry. A map must exist before
         a key is set in it: on a person's first record the maps are made, then the update made again."""
         expression = "SET " + ", ".join(["expiration = :e", *(item for part in parts for item in part.sets)])
@@ -313,67 +313,3 @@ class People:
     def forgotten(self, ids: Iterable[str]) -> dict[str, int]:
         """Which of these person ids were forgotten, and when (unix ms). Raises botocore errors."""
         return self._records((), ids)[1]
-
-
-@dataclass
-class _Update:
-    """SET clauses for keys inside map attributes of a person's record, each only over an older value."""
-
-    maps: tuple[str, ...]  # the map attributes it sets keys in (made first on a person's first record)
-    sets: list[str] = field(default_factory=list)
-    names: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    conditions: list[str] = field(default_factory=list)
-
-
-def _newer(newest: dict[str, int], seen: Mapping[str, int] | None = None) -> _Update:
-    """applied_at entries, each only if newer than what a concurrent request recorded (never roll back); with
-    `seen` (the record as read before the writes to Intercom), only if nobody recorded one since."""
-    update = _Update(("applied_at",))
-    for n, (key, ms) in enumerate(newest.items()):
-        path = f"applied_at.#a{n}"
-        update.names[f"#a{n}"] = key
-        update.values[f":a{n}"] = {"N": str(ms)}
-        update.sets.append(f"{path} = :a{n}")
-        if seen is None:
-            update.conditions.append(f"(attribute_not_exists({path}) OR {path} < :a{n})")
-        elif key in seen:
-            update.values[f":s{n}"] = {"N": str(seen[key])}
-            update.conditions.append(f"{path} = :s{n}")
-        else:
-            update.conditions.append(f"attribute_not_exists({path})")
-    return update
-
-
-def _learned(entries: dict[str, Entry]) -> _Update:
-    """id_map entries (value) with id_at (when learned), each only if learned later than what is recorded."""
-    update = _Update(("id_map", "id_at"))
-    for n, (key, entry) in enumerate(entries.items()):
-        update.names[f"#k{n}"] = key
-        update.values |= {f":k{n}": {"S": entry.value}, f":t{n}": {"N": str(entry.at)}}
-        update.sets += [f"id_map.#k{n} = :k{n}", f"id_at.#k{n} = :t{n}"]
-        update.conditions.append(f"(attribute_not_exists(id_at.#k{n}) OR id_at.#k{n} < :t{n})")
-    return update
-
-
-def _identity(item: dict[str, Any]) -> dict[str, Entry]:
-    """id_map values with their id_at times; an entry from before times were kept counts as learned at 0."""
-    times = item.get("id_at", {}).get("M", {})
-    return {
-        key: Entry(value["S"], int(times.get(key, {}).get("N", 0)))
-        for key, value in item.get("id_map", {}).get("M", {}).items()
-        if "S" in value
-    }
-
-
-def _applied(item: dict[str, Any]) -> Applied:
-    return Applied(
-        applied_at={
-            key: int(value["N"]) for key, value in item.get("applied_at", {}).get("M", {}).items() if "N" in value
-        },
-        waiting=int(item.get("waiting", {}).get("N", 0)),
-        identity=_identity(item),
-        waiting_until=int(item.get("waiting_until", {}).get("N", 0)),
-        queued_in=item.get("queued_in", {}).get("S", ""),
-        linked=item.get("linked", {}).get("S", ""),
-    )

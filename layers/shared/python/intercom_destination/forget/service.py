@@ -23,7 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from intercom_destination.durability.claims import Dedupe
 from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import Queue, Received
-from intercom_destination.intercom.client import Contact, IntercomClient, NotFoundError
+from intercom_destination.intercom.client import Contact, IntercomClient
+from intercom_destination.intercom.errors import NotFoundError
 from intercom_destination.person import (
     email_key,
     hashed,

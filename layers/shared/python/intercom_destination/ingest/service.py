@@ -48,7 +48,8 @@ from intercom_destination.intake.inbound import (
     RequestError,
 )
 from intercom_destination.intercom import client as intercom
-from intercom_destination.intercom.client import DEFERRED, PermanentError, RetryableError
+from intercom_destination.intercom.client import DEFERRED
+from intercom_destination.intercom.errors import PermanentError, RetryableError
 from intercom_destination.limits import PerAddress
 from intercom_destination.mapping.actions import ActionSet, default_actions
 from intercom_destination.mapping.plans import Skip

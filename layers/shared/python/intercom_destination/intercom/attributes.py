@@ -20,7 +20,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from intercom_destination.config.settings import AttributePolicy
-from intercom_destination.intercom.client import IntercomClient, PermanentError
+from intercom_destination.intercom.client import IntercomClient
+from intercom_destination.intercom.errors import PermanentError
 from intercom_destination.limits import Budget
 from intercom_destination.mapping.plans import Scalar
 

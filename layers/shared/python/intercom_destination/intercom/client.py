@@ -1,17 +1,10 @@
-"""The one Intercom REST client: pooled urllib3, timeouts, transport retries, rate-limit headers, errors.
-
-Error taxonomy (what delivery and redrive decide on):
-- RetryableError: 429, 5xx, timeouts, connection errors, 401/403 (a token can be fixed), Intercom's
-  known races (409 without an id, `unique_company_constraint`).
-- PermanentError: the request itself is wrong (400/422 with Intercom's message); retrying cannot help.
-- NotFoundError / ConflictError: permanent as a request, but delivery recovers from them.
-"""
+"""The one Intercom REST client: pooled urllib3, timeouts, transport retries, rate-limit headers; Intercom's
+answers turned into the error taxonomy of errors.py."""
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,120 +18,21 @@ from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry, Timeout
 
+from intercom_destination.intercom.calls import CallLog
+from intercom_destination.intercom.errors import (
+    ConflictError,
+    IntercomError,
+    NotFoundError,
+    PermanentError,
+    RateLimitedError,
+    RetryableError,
+    UnknownAttributeError,
+)
+from intercom_destination.intercom.rate_limit import RateLimitState
 from intercom_destination.mapping.plans import CompanyBody, ContactBody, EventBody
 
 _CONFLICT_ID = re.compile(r"already exists with id=([0-9A-Za-z]+)")
 _RETRYABLE_400_CODES = frozenset({"unique_company_constraint"})
-
-
-class IntercomError(Exception):
-    """An Intercom call that did not succeed, with what Intercom said (never the token)."""
-
-    retryable = False
-
-    def __init__(self, status: int | None, code: str, message: str, request_id: str | None = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-
-
-class RetryableError(IntercomError):
-    retryable = True
-
-
-class RateLimitedError(RetryableError):
-    """The window's budget is spent; `reset_at` is when Intercom refills it (unix seconds)."""
-
-    def __init__(self, reset_at: float, message: str = "rate limit exceeded") -> None:
-        super().__init__(429, "rate_limit_exceeded", message)
-        self.reset_at = reset_at
-
-
-class PermanentError(IntercomError):
-    pass
-
-
-class NotFoundError(PermanentError):
-    pass
-
-
-class ConflictError(PermanentError):
-    """409 on create: a contact with those identifiers exists, and Intercom named its id."""
-
-    def __init__(self, existing_id: str, message: str, request_id: str | None = None) -> None:
-        super().__init__(409, "conflict", message, request_id)
-        self.existing_id = existing_id
-
-
-class UnknownAttributeError(PermanentError):
-    """400 "Custom attribute 'X' does not exist"."""
-
-
-class RateLimitState:
-    """What X-RateLimit-* last said, shared by every thread: when the window is spent we stop calling."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.limit: int | None = None
-        self.remaining: int | None = None
-        self.reset_at: float = 0.0
-
-    def observe(self, headers: urllib3.HTTPHeaderDict) -> None:
-        try:
-            remaining = int(headers["X-RateLimit-Remaining"])
-            reset_at = float(headers["X-RateLimit-Reset"])
-            limit = int(headers.get("X-RateLimit-Limit", "0")) or None
-        except (KeyError, ValueError):
-            return
-        with self._lock:
-            self.remaining, self.reset_at, self.limit = remaining, reset_at, limit
-
-    def spent(self, reset_at: float) -> None:
-        with self._lock:
-            self.remaining, self.reset_at = 0, max(self.reset_at, reset_at)
-
-    def wait_for(self, reserve: float, now: float) -> float:
-        """Seconds until the window resets if no more than `reserve` (a share of the limit) is left in it:
-        the redrive waits that long, so live traffic keeps its share of Intercom's budget."""
-        with self._lock:
-            if self.remaining is None or now >= self.reset_at:
-                return 0.0
-            kept = reserve * self.limit if self.limit else 0.0
-            return self.reset_at - now if self.remaining <= kept or self.remaining <= 0 else 0.0
-
-    def check(self, now: float) -> None:
-        """Raise instead of calling while the current window has no requests left."""
-        with self._lock:
-            if self.remaining is not None and self.remaining <= 0 and now < self.reset_at:
-                raise RateLimitedError(self.reset_at, "rate-limit window spent; not calling until it resets")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One attempt: Intercom's status (0 when no answer came) and how long it took."""
-
-    status: int
-    seconds: float
-
-
-class CallLog:
-    """The attempts made since the handler last drained it: per invocation, they become the dashboard's
-    Intercom calls, throttles, server errors and latency."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: list[Call] = []
-
-    def record(self, status: int, seconds: float) -> None:
-        with self._lock:
-            self._calls.append(Call(status, seconds))
-
-    def drain(self) -> list[Call]:
-        with self._lock:
-            calls, self._calls = self._calls, []
-        return calls
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ from intercom_destination.durability.tries import Tries
 from intercom_destination.fanout import fan_out
 from intercom_destination.intake.events import InvalidCallError
 from intercom_destination.intercom import client as intercom
-from intercom_destination.intercom.client import DEFERRED, RateLimitedError, RateLimitState
+from intercom_destination.intercom.client import DEFERRED
+from intercom_destination.intercom.errors import RateLimitedError
+from intercom_destination.intercom.rate_limit import RateLimitState
 from intercom_destination.person import person_ids
 from intercom_destination.replay.replayer import Replayer
 from intercom_destination.replay.summary import Summary
