@@ -5,11 +5,13 @@ HTTP). For fast unit tests of the deliverer, ingest and the redrive."""
 from __future__ import annotations
 
 import io
+from http.client import RemoteDisconnected
 from typing import Any
 
 import urllib3
+from urllib3.exceptions import ProtocolError
 
-from local.sandbox.server import Sandbox
+from local.sandbox.server import HangUp, Sandbox
 
 
 class InProcessPool:
@@ -21,5 +23,8 @@ class InProcessPool:
     ) -> urllib3.HTTPResponse:
         target = "/" + url.split("://", 1)[-1].partition("/")[2]
         lowered = {name.lower(): value for name, value in (headers or {}).items()}  # as the HTTP handler hands them
-        status, answer_headers, data = self.sandbox.serve(method, target, lowered, body or b"")
+        try:
+            status, answer_headers, data = self.sandbox.serve(method, target, lowered, body or b"")
+        except HangUp:  # what urllib3 raises (with retries=False) when the server closes without answering
+            raise ProtocolError("Connection aborted.", RemoteDisconnected("closed without response")) from None
         return urllib3.HTTPResponse(body=io.BytesIO(data), status=status, headers=answer_headers, preload_content=True)

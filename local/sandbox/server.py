@@ -36,9 +36,14 @@ DEFAULT_RATE_LIMIT = 1666
 WINDOW_SECONDS = 10
 
 
+class HangUp(Exception):
+    """A `hang_up` fault: the connection closes with no answer."""
+
+
 @dataclass
 class Fault:
-    """Answer matching requests with `status` (or hang `delay_seconds` first), `times` times or forever."""
+    """Answer matching requests with `status` (or hang `delay_seconds` first, or `hang_up` without an answer),
+    `times` times or forever."""
 
     status: int = 500
     method: str | None = None
@@ -46,6 +51,7 @@ class Fault:
     rate: float = 1.0  # the share of matching requests that fail
     times: int | None = None
     delay_seconds: float = 0.0
+    hang_up: bool = False  # close the connection unanswered, as a server closing a keep-alive connection does
 
     def applies(self, method: str, path: str, rng: random.Random) -> bool:
         if self.times is not None and self.times <= 0:
@@ -245,6 +251,8 @@ class Sandbox:
         fault: Fault | None,
         entry: dict[str, Any],
     ) -> tuple[int, Any]:
+        if fault and fault.hang_up:
+            raise HangUp
         if fault and fault.status:
             raise ApiError(fault.status, *_FAULT_BODIES.get(fault.status, ("error", "Injected fault")))
         route = next(
@@ -282,7 +290,11 @@ def _handler_class(sandbox: Sandbox) -> type[AnyMethodHandler]:
                 status, headers, body = self._control(raw)
             else:
                 headers_in = {name.lower(): value for name, value in self.headers.items()}
-                status, headers, body = sandbox.serve(self.command, self.path, headers_in, raw)
+                try:
+                    status, headers, body = sandbox.serve(self.command, self.path, headers_in, raw)
+                except HangUp:
+                    self.close_connection = True
+                    return
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

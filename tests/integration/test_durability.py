@@ -601,6 +601,7 @@ def test_two_redrive_runs_at_once_never_replay_a_message_twice(
     cold_start(stack, DELIVERY_BUDGET_SECONDS="30", **FAST_BACKOFF)
     users = [f"u{n}" for n in range(30)]
     assert api.batch(*(identify(user) for user in users)).status == 200
+    assert stack.peek() == []  # if not, what was deferred says why
     sandbox.configure(faults=[{"status": 503, "path": "/events"}])
     assert api.batch(*(track(user, "Paid", f"m-{user}") for user in users)).status == 200
     assert stack.depth() == 30

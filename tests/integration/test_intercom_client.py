@@ -97,6 +97,23 @@ def test_a_hanging_call_times_out_once_not_per_retry(stack: Stack, sandbox: Sand
     assert timed_out.value.code == "ReadTimeoutError"
 
 
+def test_a_connection_closed_without_an_answer_is_resent_once_on_a_new_one(
+    intercom: IntercomClient, sandbox: SandboxControl
+) -> None:
+    """A pooled keep-alive connection that the server closed as it was reused: not Intercom failing."""
+    sandbox.configure(faults=[{"hang_up": True, "method": "POST", "times": 1}])
+    intercom.create_contact({"role": "user", "external_id": "h"})
+    assert [(r["method"], r["status"]) for r in sandbox.requests()] == [("POST", 0), ("POST", 200)]
+
+
+def test_a_second_hang_up_is_retryable_and_not_resent_again(intercom: IntercomClient, sandbox: SandboxControl) -> None:
+    sandbox.configure(faults=[{"hang_up": True}])
+    with pytest.raises(RetryableError) as dropped:
+        intercom.create_contact({"role": "user", "external_id": "h"})
+    assert dropped.value.code == "ProtocolError"
+    assert len(sandbox.requests()) == 2
+
+
 def test_connection_refused_is_retryable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

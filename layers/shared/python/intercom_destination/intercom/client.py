@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 from urllib3.exceptions import HTTPError as TransportError
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, ProtocolError
 from urllib3.util import Retry, Timeout
 
 from intercom_destination.intercom.calls import CallLog
@@ -180,8 +180,12 @@ class IntercomClient:
 
     def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
         """urllib3's Retry decides what to retry; this loop keeps every attempt, and every backoff, inside
-        the deadline (urllib3's own loop would give each retry the full timeouts again)."""
-        retry = TRANSPORT_RETRY
+        the deadline (urllib3's own loop would give each retry the full timeouts again).
+
+        A connection closed with no answer (a pooled keep-alive connection the server or a load balancer
+        closed as it was reused) is resent once at once, on a new connection: Retry counts it as a read
+        error, which `read=0` never retries, and every call here is safe to repeat."""
+        retry, resent = TRANSPORT_RETRY, False
         while True:
             timeout = self._timeout_left()
             started = time.monotonic()
@@ -189,6 +193,9 @@ class IntercomClient:
                 response = self._pool.request(method, url, body=body, headers=headers, timeout=timeout, retries=False)
             except TransportError as exc:
                 self.calls.record(0, time.monotonic() - started)
+                if isinstance(exc, ProtocolError) and not resent:
+                    resent = True
+                    continue
                 try:
                     retry = retry.increment(method, url, error=exc)
                 except MaxRetryError:
