@@ -1,5 +1,6 @@
 """Idempotency claims against DynamoDB's wire protocol (moto): the same rules whether a request's events
-are claimed by single conditional PutItems (a few events: half the write units) or by transactions."""
+are claimed by single conditional PutItems (a few events: half the write units) or by transactions, and
+one completion record per request tells a resend whether the claim it found is done."""
 
 from __future__ import annotations
 
@@ -46,6 +47,21 @@ def keys(count: int) -> dict[str, list[str]]:
     return {f"scope:{run}-{n}": [f"tag-{run}-{n}"] for n in range(count)}
 
 
+def request() -> str:
+    return uuid.uuid4().hex
+
+
+def table(stack: Stack) -> Any:
+    return boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
+
+
+def record(stack: Stack, key: str) -> dict[str, Any]:
+    item: dict[str, Any] = table(stack).get_item(
+        TableName=stack.resources.table, Key={"id": {"S": f"intercom-destination#event#{key}"}}
+    )["Item"]
+    return item
+
+
 @pytest.mark.parametrize(
     ("count", "call"),
     [(1, "PutItem"), (SINGLE_PUTS, "PutItem"), (SINGLE_PUTS + 1, "TransactWriteItems"), (150, "TransactWriteItems")],
@@ -54,16 +70,21 @@ def test_a_claim_is_new_then_busy_then_done_and_free_again_once_released(stack: 
     calls: Counter[str] = Counter()
     claims = dedupe(stack, Clock(), calls)
     tags_of = keys(count)
+    first_request = request()
 
-    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
+    assert set(claims.claim(tags_of, first_request).values()) == {Claim.NEW}
     assert calls[call] == (count if call == "PutItem" else -(-count // 100))
     assert set(calls) == {call}
-    assert set(claims.claim(tags_of).values()) == {Claim.BUSY}  # another request is delivering them
+    calls.clear()
+    assert set(claims.claim(tags_of, request()).values()) == {Claim.BUSY}  # another request is delivering them
+    assert calls["GetItem"] == 1  # its completion, read once for all its events
 
     first, *rest = tags_of
-    assert claims.complete(dict.fromkeys(rest, "delivered"), tags_of) == []
     assert claims.release([first]) == []
-    again = claims.claim(tags_of)
+    calls.clear()
+    assert claims.complete(first_request) == []
+    assert calls == {"PutItem": 1}  # one write for the whole request
+    again = claims.claim(tags_of, request())
     assert again[first] is Claim.NEW
     assert {again[key] for key in rest} <= {Claim.DONE}
 
@@ -73,30 +94,85 @@ def test_a_claim_whose_request_died_frees_its_event_after_the_claim_time(stack: 
     clock = Clock()
     claims = dedupe(stack, clock)
     tags_of = keys(count)
-    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
+    crashed, resend = request(), request()
+    assert set(claims.claim(tags_of, crashed).values()) == {Claim.NEW}
     clock.now += CLAIM_SECONDS - 1
-    assert set(claims.claim(tags_of).values()) == {Claim.BUSY}
+    assert set(claims.claim(tags_of, resend).values()) == {Claim.BUSY}
     clock.now += 2
-    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
+    assert set(claims.claim(tags_of, resend).values()) == {Claim.NEW}  # taken over
+    claims.complete(crashed)  # a request thought dead finishing late does not complete the resend's claims
+    assert set(claims.claim(tags_of, request()).values()) == {Claim.BUSY}
+    claims.complete(resend)
+    assert set(claims.claim(tags_of, request()).values()) == {Claim.DONE}
+
+
+def test_an_event_given_back_whose_release_failed_is_not_done_and_is_free_after_the_claim_time(stack: Stack) -> None:
+    clock = Clock()
+    claims = dedupe(stack, clock)
+    tags_of = keys(3)
+    given_back, *delivered = tags_of
+    first = request()
+    claims.claim(tags_of, first)
+    claims.complete(first, unreleased=[given_back])
+    assert claims.claim(tags_of, request()) == {given_back: Claim.BUSY, **dict.fromkeys(delivered, Claim.DONE)}
+    clock.now += CLAIM_SECONDS + 1
+    assert claims.claim(tags_of, request()) == {given_back: Claim.NEW, **dict.fromkeys(delivered, Claim.DONE)}
+
+
+def test_two_resends_of_a_crashed_request_take_it_over_once(stack: Stack) -> None:
+    clock = Clock()
+    claims = dedupe(stack, clock)
+    tags_of = keys(20)
+    claims.claim(tags_of, request())
+    clock.now += CLAIM_SECONDS + 1
+    with ThreadPoolExecutor(2) as pool:
+        one, two = pool.map(lambda _: claims.claim(tags_of, request()), range(2))
+    for key in tags_of:
+        assert sorted([one[key], two[key]]) == sorted([Claim.NEW, Claim.BUSY])
+
+
+def test_records_written_before_completions_existed_keep_their_meaning(stack: Stack) -> None:
+    """A table written by the previous version: events completed one by one, and claims naming no request."""
+    clock = Clock()
+    claims = dedupe(stack, clock)
+    done, claimed = keys(2)
+    expiration = {"N": str(int(clock.now) + WINDOW)}
+    for key, status in ((done, "COMPLETED"), (claimed, "INPROGRESS")):
+        item = {"id": {"S": f"intercom-destination#event#{key}"}, "status": {"S": status}, "expiration": expiration}
+        item["in_progress_expiration"] = {"N": str(int((clock.now + CLAIM_SECONDS) * 1000))}
+        table(stack).put_item(TableName=stack.resources.table, Item=item)
+    tags_of: dict[str, list[str]] = {done: [], claimed: []}
+    assert claims.claim(tags_of, request()) == {done: Claim.DONE, claimed: Claim.BUSY}
+    clock.now += CLAIM_SECONDS + 1
+    assert claims.claim(tags_of, request()) == {done: Claim.DONE, claimed: Claim.NEW}
 
 
 @pytest.mark.parametrize("count", [1, SINGLE_PUTS + 1])
 def test_every_record_names_its_person_by_tags_and_a_forget_deletes_only_theirs(stack: Stack, count: int) -> None:
     claims = dedupe(stack)
     tags_of = keys(count)
-    claims.claim(tags_of)
+    first_request = request()
+    claims.claim(tags_of, first_request)
     first = next(iter(tags_of))
     (tag,) = tags_of[first]
-    claims.complete({first: "delivered"}, tags_of)
-    table = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
-    record: dict[str, Any] = table.get_item(
-        TableName=stack.resources.table, Key={"id": {"S": f"intercom-destination#event#{first}"}}
-    )["Item"]
-    assert (record["status"]["S"], record["people"]["SS"]) == ("COMPLETED", [tag])
+    claims.complete(first_request)
+    assert (record(stack, first)["status"]["S"], record(stack, first)["people"]["SS"]) == ("INPROGRESS", [tag])
 
     assert claims.forget({tag}) == 1  # theirs, not the other events' of this test
-    assert claims.claim(tags_of)[first] is Claim.NEW
+    assert claims.claim(tags_of, request())[first] is Claim.NEW
     assert claims.forget({tag, "tag-of-nobody"}) == 1
+
+
+def test_an_event_of_a_forgotten_person_is_done_without_their_tags(stack: Stack) -> None:
+    claims = dedupe(stack)
+    tags_of = keys(2)
+    forgotten, other = tags_of
+    first = request()
+    claims.claim(tags_of, first)
+    assert claims.complete(first, untagged=[forgotten]) == []
+    assert "people" not in record(stack, forgotten)
+    assert "people" in record(stack, other)
+    assert set(claims.claim(tags_of, request()).values()) == {Claim.DONE}
 
 
 class Throttled:
@@ -117,11 +193,11 @@ def test_a_claim_dynamodb_refuses_makes_only_its_event_busy_and_all_refused_is_a
     tags_of = keys(3)
     first, *rest = tags_of
     claims = dedupe(stack, wrap=lambda client: Throttled(client, {first}))
-    assert claims.claim(tags_of) == {first: Claim.BUSY, **dict.fromkeys(rest, Claim.NEW)}
+    assert claims.claim(tags_of, request()) == {first: Claim.BUSY, **dict.fromkeys(rest, Claim.NEW)}
 
     everything = dedupe(stack, wrap=lambda client: Throttled(client, set(tags_of)))
     with pytest.raises(ClientError):
-        everything.claim(tags_of)
+        everything.claim(tags_of, request())
 
 
 class OldSdk:
@@ -146,6 +222,8 @@ def test_a_resend_is_recognised_even_when_the_sdk_does_not_return_the_record(sta
     claims = dedupe(stack, wrap=OldSdk)
     tags_of = keys(2)
     done, busy = tags_of
-    assert set(claims.claim(tags_of).values()) == {Claim.NEW}
-    claims.complete({done: "delivered"}, tags_of)
-    assert claims.claim(tags_of) == {done: Claim.DONE, busy: Claim.BUSY}
+    first, second = request(), request()
+    assert claims.claim({done: tags_of[done]}, first) == {done: Claim.NEW}
+    assert claims.claim({busy: tags_of[busy]}, second) == {busy: Claim.NEW}
+    claims.complete(first)
+    assert claims.claim(tags_of, request()) == {done: Claim.DONE, busy: Claim.BUSY}

@@ -1,21 +1,23 @@
 """At most once per messageId (per write key) within a window, claimed for a whole request at once.
 
-An event is claimed (an INPROGRESS record, written only if none is live) before its first Intercom
-call and completed once it is delivered or durably queued; a claim is released if the queue refused
-it, so the SDK's resend can try again. A claim expires after the request's time budget, so a crashed
-invocation never blocks an event for the whole window.
+An event is claimed (an INPROGRESS record naming the request, written only if none is live) before its
+first Intercom call. When the request has delivered or durably queued what it claimed, it writes one
+completion record for itself; what it gives back (the queue refused it) is released, so the SDK's resend
+can try again. A resend that finds a claim reads the completion of the request it names (one read, only
+on resends): completed means done; not completed means busy while the claim is young, and free after the
+claim time (the request crashed), when the resend takes the claim over. So an event costs one write unit,
+its claim, plus a share of its request's completion.
 
 The records are powertools-idempotency-shaped (`id`, `status`, `expiration`), but written in batches,
-which powertools' persistence layer cannot do: one TransactWriteItems claims up to 100 events (its
-conditions make a claim race-free against a concurrent resend), one BatchWriteItem completes or releases
-25. A transaction costs twice the write units of a plain write, though, and write units are most of what
-this destination costs in AWS; so a request of up to 100 events (an SDK's batch, a browser's single
-event) is claimed with one conditional PutItem per event, side by side: the same condition, half the
-units, for about 0.2 ms more CPU per event (botocore's per-call work). Bigger requests keep the
-transactions, so the answer stays in time: a 2,500-event batch costs 25 + 100 + 100 calls in parallel.
+which powertools' persistence layer cannot do. A request of up to 100 events (an SDK's batch, a browser's
+single event) is claimed with one conditional PutItem per event, side by side (1 write unit each). Bigger
+requests are claimed by TransactWriteItems of 100 (2 units each: their calls' CPU would otherwise eat the
+time budget; a 2,500-event batch costs 25 calls in parallel).
 
-A record carries its event's person tags (hashed userId and emails, never in clear) so that forgetting a
+A claim carries its event's person tags (hashed userId and emails, never in clear) so that forgetting a
 person deletes their records too (`forget`); a record under 1 KB costs the same write units with them.
+An event dated before its person's forget keeps a record without tags. Records written per event before
+completions existed (status COMPLETED) still count as done.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ logger = Logger(child=True)
 #: Fields that differ between an SDK's sends of the same event.
 _VOLATILE = ("sentAt", "writeKey")
 _PREFIX = "intercom-destination#event#"
+_REQUEST_PREFIX = "intercom-destination#request#"
 #: DynamoDB's limits per call.
 TRANSACTION_ITEMS = 100
 BATCH_WRITE_ITEMS = 25
@@ -56,6 +59,10 @@ class Claim(StrEnum):
     NEW = "new"  # ours to deliver
     DONE = "done"  # delivered or queued before: skip
     BUSY = "busy"  # another invocation is delivering it right now
+
+
+#: What a claim's write found: the claim made (NEW), not made (BUSY), or the live record in its way.
+Found = Claim | dict[str, Any]
 
 
 def idempotency_key(write_key: str, event: dict[str, Any]) -> str:
@@ -85,37 +92,36 @@ class Dedupe:
         self._executor = executor
         self._clock = clock
 
-    def claim(self, tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
-        """Claim every key, each recorded with its person tags. Raises botocore errors if the table is
-        unreachable: the caller then accepts none of these events (the SDK resends)."""
+    def claim(self, tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Claim]:
+        """Claim every key for `request`, each recorded with its person tags. Raises botocore errors if the
+        table is unreachable: the caller then accepts none of these events (the SDK resends)."""
         keys = list(tags_of)
         if len(keys) <= SINGLE_PUTS:
-            return self._claim_singly(keys, tags_of)
-        claims: dict[str, Claim] = {}
-        claim_chunk = partial(self._claim_chunk, tags_of=tags_of)
-        for result in fan_out(self._executor, claim_chunk, chunked(keys, TRANSACTION_ITEMS)):
-            claims.update(result)
-        return claims
+            found = self._claim_singly(keys, tags_of, request)
+        else:
+            found = {}
+            claim_chunk = partial(self._claim_chunk, tags_of=tags_of, request=request)
+            for result in fan_out(self._executor, claim_chunk, chunked(keys, TRANSACTION_ITEMS)):
+                found.update(result)
+        return self._decide(found, tags_of, request)
 
-    def complete(self, outcomes: Mapping[str, str], tags_of: Mapping[str, Sequence[str]]) -> list[str]:
-        """Mark events delivered or durably queued (with their person tags, which the record replaces);
-        returns the keys that could not be recorded."""
+    def complete(self, request: str, unreleased: Collection[str] = (), untagged: Collection[str] = ()) -> list[str]:
+        """Record that `request` is done: every event it claimed is delivered or durably queued, except the
+        `unreleased` ones (given back, but their release failed: a resend takes them over once their claim
+        is old). The `untagged` keys' records are rewritten as done without person tags (their person was
+        forgotten). Raises botocore errors if the completion is not written; returns the untagged keys not
+        rewritten."""
         now = int(self._clock())
-        requests = [
-            {
-                "PutRequest": {
-                    "Item": {
-                        "id": {"S": _PREFIX + key},
-                        "status": {"S": "COMPLETED"},
-                        "expiration": {"N": str(now + self._window)},
-                        "outcome": {"S": outcome},
-                    }
-                    | _tags(tags_of.get(key, ()))
-                }
-            }
-            for key, outcome in outcomes.items()
-        ]
-        return self._batch_write(requests)
+        item: dict[str, Any] = {
+            "id": {"S": _REQUEST_PREFIX + request},
+            "status": {"S": "COMPLETED"},
+            "expiration": {"N": str(now + self._window)},  # outlives every claim naming it
+        }
+        if unreleased:
+            item["unreleased"] = {"SS": sorted(set(unreleased))}
+        self._dynamodb.put_item(TableName=self._table, Item=item)
+        done = {"status": {"S": "COMPLETED"}, "expiration": {"N": str(now + self._window)}}
+        return self._batch_write([{"PutRequest": {"Item": {"id": {"S": _PREFIX + key}} | done}} for key in untagged])
 
     def release(self, keys: Iterable[str]) -> list[str]:
         """Free events for the SDK's resend; returns the keys still claimed (their claims expire)."""
@@ -150,10 +156,12 @@ class Dedupe:
         return [item["id"]["S"] for page in pages for item in page.get("Items", [])]
 
     # --- DynamoDB -------------------------------------------------------------------------------
-    def _claim_singly(self, keys: list[str], tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
+    def _claim_singly(self, keys: list[str], tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Found]:
         """One PutItem per key, side by side. A key whose write failed (throttled past botocore's retries)
         is BUSY, so only its event is answered "resend"; if every write failed, the table is out: raise."""
-        results = fan_out(self._executor, partial(self._claim_one, tags_of=tags_of), keys)
+        now = self._clock()
+        put = partial(self._put_claim, tags_of=tags_of, request=request, now=now)
+        results = fan_out(self._executor, put, keys)
         failures = [result for result in results if isinstance(result, Exception)]
         if failures and len(failures) == len(results):
             raise failures[0]
@@ -166,38 +174,41 @@ class Dedupe:
             for key, result in zip(keys, results, strict=True)
         }
 
-    def _claim_one(self, key: str, tags_of: Mapping[str, Sequence[str]]) -> Claim | BotoCoreError | ClientError:
-        """The transaction's condition on one item: a live record decides (DONE or BUSY)."""
+    def _put_claim(
+        self, key: str, tags_of: Mapping[str, Sequence[str]], request: str, now: float
+    ) -> Found | BotoCoreError | ClientError:
+        """The claim written, or the live record that kept it from being written (ALL_OLD's copy)."""
         try:
-            self._dynamodb.put_item(**self._claim_item(key, tags_of[key], self._clock())["Put"])
+            self._dynamodb.put_item(**self._claim_item(key, tags_of[key], request, now)["Put"])
             return Claim.NEW
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 return exc
-            record = cast(dict[str, Any] | None, exc.response.get("Item"))  # ALL_OLD's copy of the live record
+            record = cast(dict[str, Any] | None, exc.response.get("Item"))
         except BotoCoreError as exc:
             return exc
         try:
-            return _decided_by(record if record is not None else self._record(key))
+            return record if record is not None else self._record(_PREFIX + key)
         except (BotoCoreError, ClientError) as exc:
             return exc
 
-    def _record(self, key: str) -> dict[str, Any]:
-        """The live record read back, for an SDK too old to return it with a failed PutItem condition (a
-        botocore before mid-2023 drops the parameter unsent); only a resend pays this read."""
-        response = self._dynamodb.get_item(TableName=self._table, Key={"id": {"S": _PREFIX + key}}, ConsistentRead=True)
+    def _record(self, record_id: str) -> dict[str, Any]:
+        """A record read back (strongly consistent): a request's completion, or a live claim for an SDK too
+        old to return it with a failed PutItem condition (a botocore before mid-2023 drops the parameter
+        unsent). Only resends pay these reads."""
+        response = self._dynamodb.get_item(TableName=self._table, Key={"id": {"S": record_id}}, ConsistentRead=True)
         return cast(dict[str, Any], response.get("Item", {}))
 
-    def _claim_chunk(self, keys: Sequence[str], tags_of: Mapping[str, Sequence[str]]) -> dict[str, Claim]:
+    def _claim_chunk(self, keys: Sequence[str], tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Found]:
         """One transaction per round: a key whose live record fails the condition is decided by that record;
         the rest of a cancelled transaction is tried again. Contention left after the rounds is BUSY."""
-        claims: dict[str, Claim] = {}
+        found: dict[str, Found] = {}
         pending = list(keys)
         for _ in range(_ROUNDS):
             if not pending:
                 break
             now = self._clock()
-            items = [self._claim_item(key, tags_of[key], now) for key in pending]
+            items = [self._claim_item(key, tags_of[key], request, now) for key in pending]
             try:
                 self._dynamodb.transact_write_items(TransactItems=items)
             except ClientError as exc:
@@ -207,33 +218,84 @@ class Dedupe:
                 retry = []
                 for key, reason in zip(pending, reasons, strict=True):
                     if reason.get("Code") == "ConditionalCheckFailed":
-                        claims[key] = _decided_by(reason.get("Item", {}))
+                        found[key] = reason.get("Item", {})
                     else:  # "None" (innocent bystander) or a conflict with a concurrent transaction
                         retry.append(key)
                 pending = retry
                 continue
-            claims.update(dict.fromkeys(pending, Claim.NEW))
+            found.update(dict.fromkeys(pending, Claim.NEW))
             pending = []
-        claims.update(dict.fromkeys(pending, Claim.BUSY))
-        return claims
+        found.update(dict.fromkeys(pending, Claim.BUSY))
+        return found
 
-    def _claim_item(self, key: str, tags: Sequence[str], now: float) -> dict[str, Any]:
-        """Written unless a record is live: TTL deletes expired ones up to days late, so expiry is checked."""
+    def _decide(self, found: dict[str, Found], tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Claim]:
+        """Each live record another request wrote, decided: done if that request completed it, busy while its
+        claim is young, ours (taken over) once a claim of a request that never completed is old."""
+        records = {key: record for key, record in found.items() if isinstance(record, dict)}
+        owners = sorted({str(record["request"]["S"]) for record in records.values() if "request" in record})
+        completions = dict(zip(owners, fan_out(self._executor, self._completion, owners), strict=True))
+        now = self._clock()
+        decided = {key: claim for key, claim in found.items() if isinstance(claim, Claim)}
+        stale = []
+        for key, record in records.items():
+            owner = record.get("request", {}).get("S")
+            completion = completions.get(owner) if owner else None
+            if record.get("status", {}).get("S") == "COMPLETED":
+                decided[key] = Claim.DONE  # an event recorded done on its own (forgotten, or before completions)
+            elif not isinstance(completion, dict):
+                decided[key] = Claim.BUSY  # a young claim without a request, or an unreadable completion
+            elif completion and key not in completion.get("unreleased", {}).get("SS", []):
+                decided[key] = Claim.DONE
+            elif int(record["in_progress_expiration"]["N"]) < now * 1000:
+                stale.append((key, str(owner)))  # its request never completed it and its claim is old: crashed
+            else:
+                decided[key] = Claim.BUSY  # being delivered
+        take_over = partial(self._take_over, tags_of=tags_of, request=request, now=now)
+        for (key, _), claim in zip(stale, fan_out(self._executor, take_over, stale), strict=True):
+            decided[key] = claim
+        return decided
+
+    def _completion(self, request: str) -> dict[str, Any] | Exception:
+        """A request's completion record ({} if it has none), or the error that kept it unread."""
+        try:
+            return self._record(_REQUEST_PREFIX + request)
+        except (BotoCoreError, ClientError) as exc:
+            return exc
+
+    def _take_over(
+        self, stale: tuple[str, str], tags_of: Mapping[str, Sequence[str]], request: str, now: float
+    ) -> Claim:
+        """The crashed request's claim made ours, if it is still that one (a concurrent resend may win)."""
+        key, owner = stale
+        put = self._claim_item(key, tags_of[key], request, now)["Put"]
+        put["ConditionExpression"] = "#request = :owner AND in_progress_expiration < :now_ms"
+        put["ExpressionAttributeNames"] = {"#request": "request"}
+        put["ExpressionAttributeValues"] = {":owner": {"S": owner}, ":now_ms": {"N": str(int(now * 1000))}}
+        try:
+            self._dynamodb.put_item(**put)
+        except (BotoCoreError, ClientError):
+            return Claim.BUSY
+        return Claim.NEW
+
+    def _claim_item(self, key: str, tags: Sequence[str], request: str, now: float) -> dict[str, Any]:
+        """Written unless a record is live: TTL deletes expired ones up to days late, so expiry is checked.
+        An old claim without a request (written before completions existed) is free once old, as it was."""
         return {
             "Put": {
                 "TableName": self._table,
                 "Item": {
                     "id": {"S": _PREFIX + key},
                     "status": {"S": "INPROGRESS"},
+                    "request": {"S": request},
                     "expiration": {"N": str(int(now + self._window))},
                     "in_progress_expiration": {"N": str(int((now + self._claim_ttl) * 1000))},
                 }
                 | _tags(tags),
                 "ConditionExpression": (
-                    "attribute_not_exists(id) OR expiration < :now"
-                    " OR (#status = :in_progress AND in_progress_expiration < :now_ms)"
+                    "attribute_not_exists(id) OR expiration < :now OR (#status = :in_progress"
+                    " AND in_progress_expiration < :now_ms AND attribute_not_exists(#request))"
                 ),
-                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeNames": {"#status": "status", "#request": "request"},
                 "ExpressionAttributeValues": {
                     ":now": {"N": str(int(now))},
                     ":now_ms": {"N": str(int(now * 1000))},
@@ -260,11 +322,6 @@ class Dedupe:
                 return []
             time.sleep(0.05 * 2**round_number)  # DynamoDB asks for backoff on unprocessed items
         return [_key_of(request) for request in pending]
-
-
-def _decided_by(record: dict[str, Any]) -> Claim:
-    """A live record another request wrote: done, or still being delivered."""
-    return Claim.DONE if record.get("status", {}).get("S") == "COMPLETED" else Claim.BUSY
 
 
 def _tags(tags: Sequence[str]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
@@ -127,7 +128,8 @@ class Ingest:
         report = Report()
         actions = self._reader.actions()
         prepared = [work for item in items for work in prepare(item, caller, received_at, report, actions, settings)]
-        claims = self._bookkeeping.claim(prepared)
+        request_id = uuid.uuid4().hex  # names this request's claims, and its completion
+        claims = self._bookkeeping.claim(prepared, request_id)
         people = person_queues(prepared)
         found, forgotten = self._read_people(people)
         self._unlearn_forgotten(people, forgotten)
@@ -140,7 +142,7 @@ class Ingest:
         ]
         outcomes = [pair for future in futures for pair in future.result()]
         delivered = self._clock()
-        self._bookkeeping.make_durable(outcomes)
+        self._bookkeeping.make_durable(outcomes, claims, request_id)
         self._remember(outcomes, {work.index: found[person.key] for person in people for work in person.works})
         for work, outcome in outcomes:
             self._record(report, work, outcome)
