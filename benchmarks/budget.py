@@ -7,7 +7,7 @@ sandbox) and prints min and median beside its target, twice:
   on FIFO queues holding thousands of messages;
 - against a modelled AWS endpoint: an in-process stand-in for the SQS and DynamoDB clients that answers
   each call after a fixed AWS-like latency (SendMessageBatch 20 ms, TransactWriteItems 15 ms,
-  BatchWriteItem 10 ms, BatchGetItem 8 ms, UpdateItem and PutItem 6 ms; typical in-region figures, not measured
+  BatchExecuteStatement and BatchWriteItem 10 ms, BatchGetItem 8 ms, UpdateItem and PutItem 6 ms; typical in-region figures, not measured
   here). It measures the budget logic
   (parallel lanes, batched claims) without moto's cost; it is a model, not AWS.
 Baseline in the same run: the time budget itself (DELIVERY_BUDGET_SECONDS), which every answer exceeds
@@ -40,6 +40,7 @@ class ModelledAws:
     LATENCY = {
         "send_message_batch": 0.020,
         "transact_write_items": 0.015,
+        "batch_execute_statement": 0.010,
         "batch_write_item": 0.010,
         "batch_get_item": 0.008,
         "update_item": 0.006,
@@ -63,6 +64,10 @@ class ModelledAws:
     def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
         self._call("transact_write_items")
         return {}
+
+    def batch_execute_statement(self, Statements: list[dict[str, Any]]) -> dict[str, Any]:
+        self._call("batch_execute_statement")
+        return {"Responses": [{"TableName": "modelled"} for _ in Statements]}
 
     def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         self._call("batch_write_item")

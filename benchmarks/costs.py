@@ -85,6 +85,8 @@ class _DynamoDBCounter:
             self.writes += 1
         elif name == "TransactWriteItems":
             self.writes += 2 * len(params["TransactItems"])
+        elif name == "BatchExecuteStatement":  # PartiQL INSERTs: a standard write each
+            self.writes += len(params["Statements"])
         elif name == "BatchWriteItem":
             self.writes += sum(len(items) for items in params["RequestItems"].values())
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -291,7 +292,10 @@ def patch_moto() -> None:
     - SQS's ReceiveMessage marks messages received without a lock, so two receives at the same moment
       can both take one message (or two messages of one FIFO group): SQS never hands a received message
       to another receiver within its visibility timeout. Receives, deletes and visibility changes of
-      messages are serialized (ours never long-poll)."""
+      messages are serialized (ours never long-poll);
+    - PartiQL INSERTs in a BatchExecuteStatement ignore their `?` parameters (the parser fails on them)
+      and overwrite an existing item; DynamoDB fails such a statement alone, with the code DuplicateItem.
+      Our claims' INSERTs are run as DynamoDB documents them (see _insert_statements)."""
     from moto.dynamodb import models
     from moto.sqs import models as sqs_models
 
@@ -310,6 +314,17 @@ def patch_moto() -> None:
     sqs_models.Message.visible = property(lambda m: time.time() * 1000 > m.visible_at)  # type: ignore[method-assign,assignment]
     sqs_models.Message.delayed = property(lambda m: time.time() * 1000 < m.delayed_until)  # type: ignore[method-assign,assignment]
 
+    original_batch = models.DynamoDBBackend.batch_execute_statement
+    if not getattr(original_batch, "patched", False):
+
+        def batch_execute_statement(self: Any, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            if all(_INSERT.fullmatch(statement["Statement"]) for statement in statements):
+                return _insert_statements(self, statements)
+            return list(original_batch(self, statements))
+
+        batch_execute_statement.patched = True  # type: ignore[attr-defined]
+        models.DynamoDBBackend.batch_execute_statement = batch_execute_statement  # type: ignore[method-assign]
+
     for name in ("transact_write_items", "put_item", "delete_item", "update_item"):
         original = getattr(models.DynamoDBBackend, name)
         if getattr(original, "patched", False):
@@ -327,6 +342,35 @@ def patch_moto() -> None:
 
         patched.patched = True  # type: ignore[attr-defined]
         setattr(models.DynamoDBBackend, name, patched)
+
+
+_INSERT = re.compile(r"""INSERT INTO "(?P<table>[^"]+)" VALUE \{(?P<fields>('[a-z_]+': \?(, )?)+)\}""")
+
+
+def _insert_statements(backend: Any, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """INSERT statements as DynamoDB runs them in a batch: each with its parameters, each failing alone
+    (DuplicateItem) when an item with its key exists."""
+    from moto.dynamodb.exceptions import ConditionalCheckFailed
+
+    responses: list[dict[str, Any]] = []
+    for statement in statements:
+        match = _INSERT.fullmatch(statement["Statement"])
+        assert match is not None
+        names = re.findall(r"'([a-z_]+)'", match["fields"])
+        item = dict(zip(names, statement["Parameters"], strict=True))
+        try:
+            backend.put_item(
+                match["table"],
+                item,
+                condition_expression="attribute_not_exists(#id)",
+                expression_attribute_names={"#id": "id"},
+            )
+        except ConditionalCheckFailed:
+            error = {"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"}
+            responses.append({"TableName": match["table"], "Error": error})
+            continue
+        responses.append({"TableName": match["table"]})
+    return responses
 
 
 def start(

@@ -1,6 +1,6 @@
-"""Idempotency claims against DynamoDB's wire protocol (moto): the same rules whether a request's events
-are claimed by single conditional PutItems (a few events: half the write units) or by transactions, and
-one completion record per request tells a resend whether the claim it found is done."""
+"""Idempotency claims against DynamoDB's wire protocol (moto): claims go 25 to a batch of PartiQL INSERTs,
+one that finds a record is decided by a conditional PutItem, and one completion record per request tells
+a resend whether the claim it found is done."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from intercom_destination.durability.claims import SINGLE_PUTS, Claim, Dedupe
+from intercom_destination.durability.claims import Claim, Dedupe
 
 from local.stack import Stack
 
@@ -62,22 +62,21 @@ def record(stack: Stack, key: str) -> dict[str, Any]:
     return item
 
 
-@pytest.mark.parametrize(
-    ("count", "call"),
-    [(1, "PutItem"), (SINGLE_PUTS, "PutItem"), (SINGLE_PUTS + 1, "TransactWriteItems"), (150, "TransactWriteItems")],
-)
-def test_a_claim_is_new_then_busy_then_done_and_free_again_once_released(stack: Stack, count: int, call: str) -> None:
+@pytest.mark.parametrize(("count", "batches"), [(1, 1), (25, 1), (100, 4), (150, 6)])
+def test_a_claim_is_new_then_busy_then_done_and_free_again_once_released(
+    stack: Stack, count: int, batches: int
+) -> None:
     calls: Counter[str] = Counter()
     claims = dedupe(stack, Clock(), calls)
     tags_of = keys(count)
     first_request = request()
 
     assert set(claims.claim(tags_of, first_request).values()) == {Claim.NEW}
-    assert calls[call] == (count if call == "PutItem" else -(-count // 100))
-    assert set(calls) == {call}
+    assert calls == {"BatchExecuteStatement": batches}
     calls.clear()
     assert set(claims.claim(tags_of, request()).values()) == {Claim.BUSY}  # another request is delivering them
-    assert calls["GetItem"] == 1  # its completion, read once for all its events
+    assert calls["PutItem"] == count  # each INSERT failed (DuplicateItem); the PutItem's condition says why
+    assert calls["GetItem"] == 1  # the claiming request's completion, read once for all its events
 
     first, *rest = tags_of
     assert claims.release([first]) == []
@@ -89,7 +88,7 @@ def test_a_claim_is_new_then_busy_then_done_and_free_again_once_released(stack: 
     assert {again[key] for key in rest} <= {Claim.DONE}
 
 
-@pytest.mark.parametrize("count", [1, SINGLE_PUTS + 1])
+@pytest.mark.parametrize("count", [1, 101])
 def test_a_claim_whose_request_died_frees_its_event_after_the_claim_time(stack: Stack, count: int) -> None:
     clock = Clock()
     claims = dedupe(stack, clock)
@@ -131,6 +130,19 @@ def test_two_resends_of_a_crashed_request_take_it_over_once(stack: Stack) -> Non
         assert sorted([one[key], two[key]]) == sorted([Claim.NEW, Claim.BUSY])
 
 
+def test_a_record_past_its_window_that_ttl_has_not_deleted_yet_is_claimed_anew(stack: Stack) -> None:
+    """TTL deletes expired items up to days late: the INSERT fails on the old record, the PutItem's
+    condition sees that it expired."""
+    clock = Clock()
+    claims = dedupe(stack, clock)
+    tags_of = keys(2)
+    first = request()
+    claims.claim(tags_of, first)
+    claims.complete(first)
+    clock.now += WINDOW + 1
+    assert set(claims.claim(tags_of, request()).values()) == {Claim.NEW}
+
+
 def test_records_written_before_completions_existed_keep_their_meaning(stack: Stack) -> None:
     """A table written by the previous version: events completed one by one, and claims naming no request."""
     clock = Clock()
@@ -147,7 +159,7 @@ def test_records_written_before_completions_existed_keep_their_meaning(stack: St
     assert claims.claim(tags_of, request()) == {done: Claim.DONE, claimed: Claim.NEW}
 
 
-@pytest.mark.parametrize("count", [1, SINGLE_PUTS + 1])
+@pytest.mark.parametrize("count", [1, 101])
 def test_every_record_names_its_person_by_tags_and_a_forget_deletes_only_theirs(stack: Stack, count: int) -> None:
     claims = dedupe(stack)
     tags_of = keys(count)
@@ -176,17 +188,36 @@ def test_an_event_of_a_forgotten_person_is_done_without_their_tags(stack: Stack)
 
 
 class Throttled:
-    """The real client, but DynamoDB refuses the writes of some keys (throttled past botocore's retries)."""
+    """The real client, but DynamoDB refuses the writes of some keys (throttled past botocore's retries): their
+    INSERTs fail in the batch, and so does the PutItem each is tried again with."""
 
     def __init__(self, client: Any, refused: set[str]) -> None:
         self._client = client
         self._refused = refused
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_execute_statement(self, Statements: list[dict[str, Any]]) -> Any:
+        kept = [statement for statement in Statements if self._key(statement["Parameters"][0]) not in self._refused]
+        answers = iter(self._client.batch_execute_statement(Statements=kept)["Responses"] if kept else [])
+        refusal = {"Error": {"Code": "ProvisionedThroughputExceeded", "Message": "slow down"}}
+        return {
+            "Responses": [
+                refusal if self._key(statement["Parameters"][0]) in self._refused else next(answers)
+                for statement in Statements
+            ]
+        }
+
     def put_item(self, **request: Any) -> Any:
-        if request["Item"]["id"]["S"].removeprefix("intercom-destination#event#") in self._refused:
+        if self._key(request["Item"]["id"]) in self._refused:
             error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
             raise ClientError(error, "PutItem")  # type: ignore[arg-type]
         return self._client.put_item(**request)
+
+    @staticmethod
+    def _key(record_id: dict[str, str]) -> str:
+        return record_id["S"].removeprefix("intercom-destination#event#")
 
 
 def test_a_claim_dynamodb_refuses_makes_only_its_event_busy_and_all_refused_is_an_outage(stack: Stack) -> None:
@@ -227,3 +258,28 @@ def test_a_resend_is_recognised_even_when_the_sdk_does_not_return_the_record(sta
     assert claims.claim({busy: tags_of[busy]}, second) == {busy: Claim.NEW}
     claims.complete(first)
     assert claims.claim(tags_of, request()) == {done: Claim.DONE, busy: Claim.BUSY}
+
+
+class NoPartiQL:
+    """The real client, in a role without dynamodb:PartiQLInsert (a template edited by hand)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_execute_statement(self, **_: Any) -> Any:
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized: dynamodb:PartiQLInsert"}}
+        raise ClientError(error, "BatchExecuteStatement")  # type: ignore[arg-type]
+
+
+def test_a_refused_batch_of_inserts_is_claimed_one_by_one(stack: Stack) -> None:
+    calls: Counter[str] = Counter()
+    claims = dedupe(stack, calls=calls, wrap=NoPartiQL)
+    tags_of = keys(30)
+    first = request()
+    assert set(claims.claim(tags_of, first).values()) == {Claim.NEW}
+    assert calls == {"PutItem": 30}
+    claims.complete(first)
+    assert set(claims.claim(tags_of, request()).values()) == {Claim.DONE}

@@ -188,3 +188,14 @@ def test_the_forget_function_has_no_route_and_time_for_both_queue_scans(template
         grant for grant in forget["Policies"][0]["Statement"] if "dynamodb:Scan" in grant.get("Action", [])
     ]
     assert "dynamodb:BatchWriteItem" in table_grant["Action"]
+
+
+def test_the_ingest_role_may_run_the_claims_partiql_inserts(template: dict[str, Any]) -> None:
+    """BatchExecuteStatement is authorized per statement kind: an INSERT needs dynamodb:PartiQLInsert on the
+    table (DynamoDB Developer Guide, "IAM security policies with PartiQL for DynamoDB"); PutItem does not
+    grant it. Without it every claim falls back to one PutItem per event (slower, same guarantees)."""
+    ingest = template["Resources"]["IngestFunction"]["Properties"]
+    grants = [grant for grant in ingest["Policies"][0]["Statement"] if "dynamodb:PutItem" in grant.get("Action", [])]
+    (table_grant,) = grants
+    assert {"dynamodb:PartiQLInsert", "dynamodb:PutItem", "dynamodb:GetItem"} <= set(table_grant["Action"])
+    assert table_grant["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}

@@ -9,10 +9,11 @@ claim time (the request crashed), when the resend takes the claim over. So an ev
 its claim, plus a share of its request's completion.
 
 The records are powertools-idempotency-shaped (`id`, `status`, `expiration`), but written in batches,
-which powertools' persistence layer cannot do. A request of up to 100 events (an SDK's batch, a browser's
-single event) is claimed with one conditional PutItem per event, side by side (1 write unit each). Bigger
-requests are claimed by TransactWriteItems of 100 (2 units each: their calls' CPU would otherwise eat the
-time budget; a 2,500-event batch costs 25 calls in parallel).
+which powertools' persistence layer cannot do: claims go 25 to a BatchExecuteStatement of PartiQL
+INSERTs (each a standard write, 1 unit, failing alone if the record exists), so a request of 100 events
+makes 4 calls rather than 100 (botocore's per-call CPU was most of the handler's). An INSERT that failed
+(a resend, an expired record TTL has not deleted yet, a throttled statement) is tried again as a
+conditional PutItem, whose condition decides what the existing record means.
 
 A claim carries its event's person tags (hashed userId and emails, never in clear) so that forgetting a
 person deletes their records too (`forget`); a record under 1 KB costs the same write units with them.
@@ -42,17 +43,16 @@ _VOLATILE = ("sentAt", "writeKey")
 _PREFIX = "intercom-destination#event#"
 _REQUEST_PREFIX = "intercom-destination#request#"
 #: DynamoDB's limits per call.
-TRANSACTION_ITEMS = 100
+BATCH_STATEMENTS = 25
 BATCH_WRITE_ITEMS = 25
-#: Rounds of retrying what DynamoDB left undone (a cancelled transaction's innocent items, unprocessed writes).
+#: Rounds of retrying what DynamoDB left undone (unprocessed writes).
 _ROUNDS = 4
 #: Person tags kept per record: an event names its person by a userId and a few emails.
 MAX_TAGS = 8
 #: Parallel segments of a forget's scan of the table.
 SCAN_SEGMENTS = 4
-#: Up to this many events, claims are single conditional PutItems in parallel (1 write unit each) rather
-#: than transactions (2 each); beyond, the calls' CPU would eat into the time budget.
-SINGLE_PUTS = 100
+#: A claim's attributes, in the order of its INSERT's parameters (`people` last: it may be absent).
+_CLAIM_ATTRIBUTES = ("id", "status", "request", "expiration", "in_progress_expiration", "people")
 
 
 class Claim(StrEnum):
@@ -95,15 +95,22 @@ class Dedupe:
     def claim(self, tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Claim]:
         """Claim every key for `request`, each recorded with its person tags. Raises botocore errors if the
         table is unreachable: the caller then accepts none of these events (the SDK resends)."""
-        keys = list(tags_of)
-        if len(keys) <= SINGLE_PUTS:
-            found = self._claim_singly(keys, tags_of, request)
-        else:
-            found = {}
-            claim_chunk = partial(self._claim_chunk, tags_of=tags_of, request=request)
-            for result in fan_out(self._executor, claim_chunk, chunked(keys, TRANSACTION_ITEMS)):
-                found.update(result)
-        return self._decide(found, tags_of, request)
+        insert = partial(self._insert_chunk, tags_of=tags_of, request=request, now=self._clock())
+        found: dict[str, Found | BotoCoreError | ClientError] = {}
+        for result in fan_out(self._executor, insert, chunked(list(tags_of), BATCH_STATEMENTS)):
+            found.update(result)
+        failures = [result for result in found.values() if isinstance(result, Exception)]
+        if failures and len(failures) == len(found):
+            raise failures[0]
+        if failures:  # throttled past botocore's retries: only these events are answered "resend"
+            logger.warning(
+                "idempotency claims failed", extra={"events": len(failures), "error": str(failures[0])[:300]}
+            )
+        return self._decide(
+            {key: Claim.BUSY if isinstance(result, Exception) else result for key, result in found.items()},
+            tags_of,
+            request,
+        )
 
     def complete(self, request: str, unreleased: Collection[str] = (), untagged: Collection[str] = ()) -> list[str]:
         """Record that `request` is done: every event it claimed is delivered or durably queued, except the
@@ -156,22 +163,29 @@ class Dedupe:
         return [item["id"]["S"] for page in pages for item in page.get("Items", [])]
 
     # --- DynamoDB -------------------------------------------------------------------------------
-    def _claim_singly(self, keys: list[str], tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Found]:
-        """One PutItem per key, side by side. A key whose write failed (throttled past botocore's retries)
-        is BUSY, so only its event is answered "resend"; if every write failed, the table is out: raise."""
-        now = self._clock()
-        put = partial(self._put_claim, tags_of=tags_of, request=request, now=now)
-        results = fan_out(self._executor, put, keys)
-        failures = [result for result in results if isinstance(result, Exception)]
-        if failures and len(failures) == len(results):
-            raise failures[0]
-        if failures:
-            logger.warning(
-                "idempotency claims failed", extra={"events": len(failures), "error": str(failures[0])[:300]}
-            )
+    def _insert_chunk(
+        self, keys: Sequence[str], tags_of: Mapping[str, Sequence[str]], request: str, now: float
+    ) -> dict[str, Found | BotoCoreError | ClientError]:
+        """Up to 25 claims in one BatchExecuteStatement of PartiQL INSERTs: each a standard write (1 unit)
+        that fails alone, with DuplicateItem, if a record exists. Each that failed, for whatever reason, is
+        tried again as a conditional PutItem, which decides an existing record (expired, or live)."""
+        statements = []
+        for key in keys:
+            item = self._claim_item(key, tags_of[key], request, now)["Put"]["Item"]
+            names = [name for name in _CLAIM_ATTRIBUTES if name in item]
+            fields = ", ".join(f"'{name}': ?" for name in names)
+            statements.append({
+                "Statement": f'INSERT INTO "{self._table}" VALUE {{{fields}}}',
+                "Parameters": [item[name] for name in names],
+            })  # fmt: skip
+        try:
+            responses = self._dynamodb.batch_execute_statement(Statements=statements)["Responses"]
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("idempotency claim batch failed; claiming one by one", extra={"error": str(exc)[:300]})
+            responses = [{"Error": {}}] * len(keys)
         return {
-            key: Claim.BUSY if isinstance(result, Exception) else result
-            for key, result in zip(keys, results, strict=True)
+            key: self._put_claim(key, tags_of, request, now) if "Error" in response else Claim.NEW
+            for key, response in zip(keys, responses, strict=True)
         }
 
     def _put_claim(
@@ -198,35 +212,6 @@ class Dedupe:
         unsent). Only resends pay these reads."""
         response = self._dynamodb.get_item(TableName=self._table, Key={"id": {"S": record_id}}, ConsistentRead=True)
         return cast(dict[str, Any], response.get("Item", {}))
-
-    def _claim_chunk(self, keys: Sequence[str], tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Found]:
-        """One transaction per round: a key whose live record fails the condition is decided by that record;
-        the rest of a cancelled transaction is tried again. Contention left after the rounds is BUSY."""
-        found: dict[str, Found] = {}
-        pending = list(keys)
-        for _ in range(_ROUNDS):
-            if not pending:
-                break
-            now = self._clock()
-            items = [self._claim_item(key, tags_of[key], request, now) for key in pending]
-            try:
-                self._dynamodb.transact_write_items(TransactItems=items)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise
-                reasons: list[Any] = exc.response.get("CancellationReasons") or [{}] * len(pending)
-                retry = []
-                for key, reason in zip(pending, reasons, strict=True):
-                    if reason.get("Code") == "ConditionalCheckFailed":
-                        found[key] = reason.get("Item", {})
-                    else:  # "None" (innocent bystander) or a conflict with a concurrent transaction
-                        retry.append(key)
-                pending = retry
-                continue
-            found.update(dict.fromkeys(pending, Claim.NEW))
-            pending = []
-        found.update(dict.fromkeys(pending, Claim.BUSY))
-        return found
 
     def _decide(self, found: dict[str, Found], tags_of: Mapping[str, Sequence[str]], request: str) -> dict[str, Claim]:
         """Each live record another request wrote, decided: done if that request completed it, busy while its
