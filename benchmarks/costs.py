@@ -9,8 +9,8 @@ the code under test, measured on the same machine at the same time.
   moto's DynamoDB), 20 people per request; DynamoDB calls are counted as botocore makes them. Units are
   counted as DynamoDB bills items of up to 1 KB written and 4 KB read (strongly consistent: 1 unit an
   item; a transaction's items count twice); a bigger person record costs more, not shown here.
-- CPU: the real handler against instant Intercom and AWS stand-ins (benchmarks/instant.py), a 100-event
-  batch of repeat traffic, process CPU per event; min and median of several runs.
+- CPU: the real handler against instant Intercom and AWS stand-ins (benchmarks/instant.py), 100-event
+  batches of tracks and of repeat traffic, process CPU per event; min and median of several runs.
 
 Not measured: real AWS and Intercom latencies, and item sizes over 1 KB.
 """
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The last commit before issue #19's work (many warm instances, clocks, one person across ids).
-BASELINE = "41c733c"
+#: The last commit before issue #23's work (one write unit per event, a fifth of a millisecond of CPU).
+BASELINE = "69e7b31"
 PEOPLE = 20
 _ids = itertools.count()
 
@@ -136,32 +136,49 @@ def measure() -> dict[str, Any]:
                     "reads": counter.reads / PEOPLE,
                     "writes": counter.writes / PEOPLE,
                 }
+        counter.reset()  # a browser: one event per request (the repeat tracks' people, known by now)
+        before = len(sandbox.requests())
+        for n in range(PEOPLE):
+            send([_track(f"p{n}")])
+        results["track, one event per request"] = {
+            "intercom": (len(sandbox.requests()) - before) / PEOPLE,
+            "dynamodb": sum(counter.requests.values()) / PEOPLE,
+            "reads": counter.reads / PEOPLE,
+            "writes": counter.writes / PEOPLE,
+        }
     finally:
         running.stop()
     results["cpu"] = _cpu()
     return results
 
 
-def _cpu(runs: int = 7) -> list[float]:
-    """Handler CPU ms per event, 100 repeat events (identify, group, 2 tracks per user, 25 users)."""
+def _cpu(runs: int = 7) -> dict[str, list[float]]:
+    """Handler CPU ms per event, 100-event batches of 25 known users: tracks, and repeat traffic (identify,
+    group, 2 tracks per user)."""
     from benchmarks.instant import api_request, instant_ingest, lambda_env
 
     users = [f"c{n}" for n in range(25)]
-
-    def batch() -> list[dict[str, Any]]:
-        events = [e for user in users for e in (_identify(user), _group(user), _track(user), _track(user))]
-        return [{**event, "messageId": f"m{next(_ids)}"} for event in events]
+    mixes = {
+        "100 tracks": lambda: [_track(user) for user in users for _ in range(4)],
+        "100 repeat events": lambda: [e for user in users for e in (_identify(user), _group(user), _track(user), _track(user))],
+    }  # fmt: skip
 
     os.environ.update(lambda_env())
-    per_event = []
+    per_event: dict[str, list[float]] = {}
     with instant_ingest() as handle:
-        for _ in range(3):
-            assert handle(api_request(batch()))["statusCode"] == 200
-        for _ in range(runs):
-            request = api_request(batch())
-            started = time.process_time()
-            assert handle(request)["statusCode"] == 200
-            per_event.append((time.process_time() - started) * 1000 / 100)
+        for name, make in mixes.items():
+
+            def batch(make: Any = make) -> list[dict[str, Any]]:
+                return [{**event, "messageId": f"m{next(_ids)}"} for event in make()]
+
+            for _ in range(3):
+                assert handle(api_request(batch()))["statusCode"] == 200
+            per_event[name] = []
+            for _ in range(runs):
+                request = api_request(batch())
+                started = time.process_time()
+                assert handle(request)["statusCode"] == 200
+                per_event[name].append((time.process_time() - started) * 1000 / 100)
     return per_event
 
 
@@ -211,14 +228,18 @@ def main() -> None:
     ]
     headers = ("event", "Intercom calls", "DynamoDB requests", "read units", "write units")
     print(markdown(headers, rows))
-    print("\nHandler CPU per event, ms (100 repeat events, instant stand-ins), same run\n")
+    print("\nHandler CPU per event, ms (100-event batches, 25 known users, instant stand-ins), same run\n")
     cpu = [
-        (name, f"{min(values):.3f}", f"{statistics.median(values):.3f}")
-        for name, values in (("baseline " + args.baseline, before["cpu"]), ("this tree", after["cpu"]))
+        (
+            mix,
+            f"{min(before['cpu'][mix]):.3f} / {statistics.median(before['cpu'][mix]):.3f}",
+            f"{min(after['cpu'][mix]):.3f} / {statistics.median(after['cpu'][mix]):.3f}",
+            f"{statistics.median(after['cpu'][mix]) / statistics.median(before['cpu'][mix]):.2f}",
+        )
+        for mix in after["cpu"]
     ]
-    ratio = statistics.median(after["cpu"]) / statistics.median(before["cpu"])
-    print(markdown(("tree", "min", "median"), cpu))
-    print(f"\nthis tree / baseline (medians): {ratio:.2f}")
+    columns = ("batch", f"baseline {args.baseline} (min / median)", "this tree (min / median)", "ratio of medians")
+    print(markdown(columns, cpu))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from intercom_destination.ingest.prepare import identity_keys_of, prepare
 from intercom_destination.ingest.preview import preview_of
 from intercom_destination.ingest.reading import RequestReader
 from intercom_destination.ingest.report import Answer, Report
+from intercom_destination.ingest.reserve import FinishingReserve
 from intercom_destination.ingest.work import NEXT, Ending, Outcome, Unmappable, Work
 from intercom_destination.intake.answers import ItemError
 from intercom_destination.intake.inbound import (
@@ -56,10 +57,6 @@ from intercom_destination.mapping.actions import ActionSet, default_actions
 from intercom_destination.mapping.plans import Skip
 
 logger = Logger(child=True)
-#: Time kept inside the budget for claims, SendMessageBatch, completions and person records after the
-#: last Intercom call (DynamoDB and SQS answer in 5-20 ms; these are done in parallel batches).
-DURABILITY_SECONDS = 0.25
-DURABILITY_SECONDS_PER_EVENT = 0.001
 
 
 class Ingest:
@@ -87,6 +84,7 @@ class Ingest:
         self._records = records
         self._clock = clock
         self._browser_budget = PerAddress(settings.browser_requests_per_minute)
+        self._reserve = FinishingReserve()
 
     def handle(self, path_kind: str, request: RawRequest, received_at: datetime) -> Answer:
         """Raises intake.inbound.RequestError for request-level problems (nothing delivered), and a 503 one when the
@@ -122,9 +120,9 @@ class Ingest:
                 429, "rate_limited", "too many requests from this address with a browser key; retry later"
             )
 
-        # Intercom calls end early enough to leave the durability work after them its time in the budget.
-        budget = settings.delivery_budget_seconds
-        deadline = started + budget - min(DURABILITY_SECONDS + DURABILITY_SECONDS_PER_EVENT * len(items), budget / 2)
+        # Intercom calls end early enough to leave the finishing work after them its time in the budget.
+        deadline = started + settings.delivery_budget_seconds
+        deadline -= self._reserve.seconds(len(items), settings.delivery_budget_seconds)
         report = Report()
         actions = self._reader.actions()
         prepared = [work for item in items for work in prepare(item, caller, received_at, report, actions, settings)]
@@ -146,9 +144,11 @@ class Ingest:
         self._remember(outcomes, {work.index: found[person.key] for person in people for work in person.works})
         for work, outcome in outcomes:
             self._record(report, work, outcome)
+        finished = self._clock()
+        self._reserve.observe(len(items), finished - delivered)
         timings = {
             "delivering_ms": int((delivered - started) * 1000),
-            "finishing_ms": int((self._clock() - delivered) * 1000),
+            "finishing_ms": int((finished - delivered) * 1000),
         }
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts), **timings})
         return report.answer()
