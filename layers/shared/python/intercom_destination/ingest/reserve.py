@@ -12,6 +12,10 @@ import threading
 BASE_SECONDS = 0.25
 #: Seconds per event before this instance has measured any (DynamoDB and SQS calls run in parallel batches).
 FIRST_RATE = 0.001
+#: The learned rate never goes below this, however fast the requests were.
+FLOOR_RATE = 0.0002
+#: A measured rate is kept with this margin: the next request may meet a slower moment.
+MARGIN = 1.5
 #: A fast request lowers the learned rate by this factor; a slow one raises it to what it measured at once.
 DECAY = 0.8
 #: Never more than this share of the budget: delivering some events beats answering 503 for all.
@@ -32,6 +36,6 @@ class FinishingReserve:
         slowness wins at once, old slowness fades)."""
         if events <= 0:
             return
-        measured = max(seconds - BASE_SECONDS, 0.0) / events
+        measured = MARGIN * max(seconds - BASE_SECONDS, 0.0) / events
         with self._lock:
-            self._rate = max(measured, self._rate * DECAY, FIRST_RATE)
+            self._rate = max(measured, self._rate * DECAY, FLOOR_RATE)
