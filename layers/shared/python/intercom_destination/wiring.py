@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -21,15 +21,16 @@ from intercom_destination.durability.claims import Dedupe
 from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import Queue
 from intercom_destination.durability.record_sync import RecordSync
-from intercom_destination.durability.tries import Tries
-from intercom_destination.forget.service import Forgetter
 from intercom_destination.ingest.service import Ingest
 from intercom_destination.intercom.attributes import AttributeRegistry
 from intercom_destination.intercom.calls import Call
 from intercom_destination.intercom.client import IntercomClient, new_pool
 from intercom_destination.intercom.errors import RetryableError
 from intercom_destination.intercom.rate_limit import RateLimitState
-from intercom_destination.replay.redrive import Redrive
+
+if TYPE_CHECKING:  # imported where built: the ingest function's cold start never loads the others' code
+    from intercom_destination.forget.service import Forgetter
+    from intercom_destination.replay.redrive import Redrive
 
 #: AWS calls sit on the request path: fail fast and let the caller's retry (503) do the rest (3 attempts in
 #: all: `total_max_attempts` counts the first, `max_attempts` would count retries only). The ingest request
@@ -177,6 +178,8 @@ def ingest_service() -> Ingest:
 
 @cache
 def forget_service() -> Forgetter:
+    from intercom_destination.forget.service import Forgetter
+
     settings = get_settings()
     dead_letters, parking = _queues(settings)
     return Forgetter(_client(), _people(), _dedupe(settings), dead_letters, parking)
@@ -184,6 +187,9 @@ def forget_service() -> Forgetter:
 
 @cache
 def redrive_service() -> Redrive:
+    from intercom_destination.durability.tries import Tries
+    from intercom_destination.replay.redrive import Redrive
+
     settings = get_settings()
     dead_letters, parking = _queues(settings)
     lanes = ThreadPoolExecutor(max_workers=settings.delivery_concurrency, thread_name_prefix="redrive")

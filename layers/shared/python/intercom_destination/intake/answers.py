@@ -22,16 +22,22 @@ class ItemError:
     message: str = Field(description="what is wrong, for a person")
 
 
-class Accepted(BaseModel):
+class _Answer(BaseModel):
+    """An answer's shape: built when first used (most only by the API document), not on a cold start."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Accepted(_Answer):
     """Every event is delivered to Intercom, queued for replay, or was a duplicate/stale/skipped one."""
 
     success: Literal[True] = True
 
 
-class Refused(BaseModel):
+class Refused(_Answer):
     """Nothing in the request was accepted (bad auth, unreadable body, our own outage): fix it or resend it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     success: Literal[False] = False
     code: str = Field(description="machine-readable reason, e.g. `unauthorized`, `invalid_request`")
@@ -44,7 +50,7 @@ class EventsRefused(Refused):
     errors: list[ItemError] = Field(description="one entry per refused field or event, by batch index")
 
 
-class PlannedCall(BaseModel):
+class PlannedCall(_Answer):
     """One Intercom request an action would send; `{...}` stands for ids Intercom assigns."""
 
     method: str
@@ -53,7 +59,7 @@ class PlannedCall(BaseModel):
     note: str | None = Field(default=None, description="when it is sent, or what else may follow")
 
 
-class PreviewedAction(BaseModel):
+class PreviewedAction(_Answer):
     name: str
     type: str = Field(description="identify_contact, identify_company or track_event")
     requests: list[PlannedCall] | None = Field(default=None, description="in order, for a first-seen contact")
@@ -61,7 +67,7 @@ class PreviewedAction(BaseModel):
     error: str | None = Field(default=None, description="the mapping failed: the event would be parked")
 
 
-class PreviewedEvent(BaseModel):
+class PreviewedEvent(_Answer):
     index: int
     messageId: str | None
     type: str
@@ -70,7 +76,7 @@ class PreviewedEvent(BaseModel):
     error: str | None = Field(default=None, description="the event could not be read: it would be parked")
 
 
-class Preview(BaseModel):
+class Preview(_Answer):
     """What each event would do; nothing was sent, queued or de-duplicated."""
 
     events: list[PreviewedEvent] = Field(description="the valid events, by batch index")

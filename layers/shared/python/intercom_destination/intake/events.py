@@ -59,7 +59,8 @@ CallType = Literal["identify", "track", "page", "screen", "group", "alias"]
 class BaseCall(BaseModel):
     """Fields common to every call. Unknown top-level keys are ignored, never rejected."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built on first use, not at import: a cold start validates only the types its first request holds.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     type: CallType
     messageId: OptionalId = Field(default=None, max_length=100)
@@ -156,6 +157,8 @@ Call = Annotated[Identify | Track | Page | Screen | Group | Alias, Field(discrim
 class Batch(BaseModel):
     """The body of `/v1/batch`, `/v1/b` and `/v1/import`, as the API document shows it. The request is not
     parsed with this model: each event is validated on its own, so one bad event never refuses the others."""
+
+    model_config = ConfigDict(defer_build=True)  # for the API document only
 
     batch: list[Call] = Field(description="the calls; `context`, `integrations` and `sentAt` below fill each one's")
     context: JsonObject = Field(default_factory=dict)
