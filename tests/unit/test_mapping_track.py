@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from intercom_destination.config.settings import LeadHandling
-from intercom_destination.intake.events import Track, parse_call
+from intercom_destination.intake.events import InvalidCallError, Track, parse_call
 from intercom_destination.mapping import map_call
 from intercom_destination.mapping.plans import ContactRef, Skip, TrackPlan
 from intercom_destination.mapping.track import event_metadata, event_name
@@ -71,6 +71,42 @@ def test_event_name(name: str, expected: str) -> None:
 def test_revenue_becomes_a_price_in_minor_units(revenue: Any, currency: str | None, price: dict[str, Any]) -> None:
     properties = {"revenue": revenue} | ({"currency": currency} if currency else {})
     assert event_metadata(properties) == {"price": price}
+
+
+@pytest.mark.parametrize(
+    ("revenue", "price"),
+    [
+        ({"amount": 1999, "currency": "EUR"}, {"amount": 1999, "currency": "EUR"}),
+        ({"amount": 1999, "currency": "eur"}, {"amount": 1999, "currency": "EUR"}),
+        ({"amount": 0, "currency": "JPY"}, {"amount": 0, "currency": "JPY"}),
+        ({"amount": 1999.0, "currency": "USD"}, {"amount": 1999, "currency": "USD"}),  # an SDK's float of an int
+    ],
+)
+def test_a_revenue_shaped_as_intercom_money_is_the_price_as_given(revenue: Any, price: dict[str, Any]) -> None:
+    """Already in minor units: never multiplied again, and its own currency wins over `properties.currency`."""
+    plan = tracked({"userId": "u1", "properties": {"revenue": revenue, "currency": "GBP", "sku": "a"}})
+    assert isinstance(plan, TrackPlan)
+    assert plan.event["metadata"] == {"price": price, "sku": "a"}
+
+
+@pytest.mark.parametrize(
+    ("revenue", "fields"),
+    [
+        ({"amount": 19.99, "currency": "EUR"}, ["properties.revenue.amount"]),
+        ({"amount": -1, "currency": "EUR"}, ["properties.revenue.amount"]),
+        ({"amount": True, "currency": "EUR"}, ["properties.revenue.amount"]),
+        ({"amount": 2**53, "currency": "EUR"}, ["properties.revenue.amount"]),
+        ({"amount": "1999", "currency": "EUR"}, ["properties.revenue.amount"]),
+        ({"amount": 1999}, ["properties.revenue.currency"]),
+        ({"amount": 1999, "currency": "euro"}, ["properties.revenue.currency"]),
+        ({"currency": "EUR", "total": 5}, ["properties.revenue.total", "properties.revenue.amount"]),
+        ({}, ["properties.revenue.amount", "properties.revenue.currency"]),
+    ],
+)
+def test_a_malformed_money_revenue_is_refused_field_by_field(revenue: Any, fields: list[str]) -> None:
+    with pytest.raises(InvalidCallError) as refused:
+        parse_call({"type": "track", "event": "Paid", "userId": "u1", "properties": {"revenue": revenue}})
+    assert [error.field for error in refused.value.errors] == fields
 
 
 @pytest.mark.parametrize("revenue", [-5, "n/a"])

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from intercom_destination.intake.money import money_problems
 from intercom_destination.intake.timestamps import FUTURE_TOLERANCE, parse_timestamp, plausible
 
 
@@ -181,6 +182,9 @@ def parse_call(data: dict[str, Any]) -> Identify | Track | Page | Screen | Group
         call: Identify | Track | Page | Screen | Group | Alias = parse(event=data, model=Call)  # type: ignore[call-overload]
     except ValidationError as exc:
         raise InvalidCallError(_field_errors(exc)) from None
+    revenue = call.properties.get("revenue") if isinstance(call, Track) else None
+    if isinstance(revenue, dict) and (problems := money_problems(revenue)):  # Intercom money, malformed
+        raise InvalidCallError([FieldError(field=f"properties.revenue.{part}", message=m) for part, m in problems])
     return call
 
 

@@ -57,7 +57,9 @@ FIELDS: dict[str, Field] = {
         lambda value: value if isinstance(value, dict) else None,
         description="`properties`, flattened, at most 10 keys (docs/mapping.md); mapped: an object",
     ),
-    "revenue": _property("revenue", "`properties.revenue`: with `currency`, the price in minor units"),
+    "revenue": _property(
+        "revenue", "`properties.revenue`: with `currency`, the price in minor units; or money `{amount, currency}`"
+    ),
     "currency": _property("currency", "`properties.currency` (default `USD`)"),
 }
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
+from intercom_destination.intake.money import MAX_MINOR_UNITS, minor_units, money_problems
 from intercom_destination.intake.timestamps import parse_timestamp, unix_seconds
 from intercom_destination.mapping.plans import Price, Scalar
 
@@ -16,8 +17,6 @@ MAX_STRING = 255
 MAX_INTEGER = 2**63 - 1
 _MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
 _MAX_NUMBER_TEXT = 64
-#: Prices in minor units stay within what JSON numbers carry exactly everywhere (2^53 − 1).
-MAX_PRICE_MINOR_UNITS = 2**53 - 1
 #: Characters Intercom forbids in metadata keys, and that custom attribute names cannot carry.
 _BAD_KEY_CHARS = re.compile(r"[.$~`!@#%^&*'{}|\\\"\x00\s/]+")
 
@@ -130,12 +129,17 @@ def price(revenue: Any, currency: Any) -> Price | None:
     """Revenue in major units → integer minor units by decimal rounding (19.99 → 1999, never 1998).
 
     Zero-decimal currencies (JPY) are not multiplied. Revenue 0 is a price; negative or
-    non-numeric revenue is not (Intercom's amounts are positive), and is left to the caller.
+    non-numeric revenue is not (Intercom's amounts are positive), and is left to the caller. A revenue
+    already shaped as money (`{amount, currency}`, amount in minor units) is that price as given.
     """
+    if isinstance(revenue, dict):
+        if money_problems(revenue):
+            return None
+        return {"amount": cast(int, minor_units(revenue["amount"])), "currency": revenue["currency"].upper()}
     amount = _decimal(revenue)
     if amount is None or amount < 0 or amount.adjusted() >= _MAX_INTEGER_DIGITS:
         return None
     code = (text(currency) or "USD").upper()
     exponent = 0 if code in ZERO_DECIMAL_CURRENCIES else 3 if code in THREE_DECIMAL_CURRENCIES else 2
     minor = int((amount * (10**exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return {"amount": minor, "currency": code} if minor <= MAX_PRICE_MINOR_UNITS else None
+    return {"amount": minor, "currency": code} if minor <= MAX_MINOR_UNITS else None
