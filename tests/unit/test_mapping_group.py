@@ -81,3 +81,15 @@ def test_monthly_spend(spend: Any, expected: int | None) -> None:
 def test_reserved_company_names_are_not_custom_attributes() -> None:
     plan = grouped({"groupId": "g", "traits": {"id": "x", "company_id": "y", "user_count": 3, "tags": ["a"]}})
     assert plan.custom_attributes == {}
+
+
+@pytest.mark.parametrize("spelling", ["remoteCreatedAt", "remote_created_at", "createdAt", "created_at"])
+def test_every_spelling_of_the_companys_creation_date_is_remote_created_at(spelling: str) -> None:
+    plan = grouped({"userId": "u1", "groupId": "acme", "traits": {spelling: "2020-02-02T00:00:00Z"}})
+    assert plan.company["remote_created_at"] == 1580601600
+    assert "custom_attributes" not in plan.company
+
+
+def test_remote_created_at_wins_over_created_at() -> None:
+    traits = {"createdAt": "2021-01-01T00:00:00Z", "remoteCreatedAt": "2020-02-02T00:00:00Z"}
+    assert grouped({"userId": "u1", "groupId": "acme", "traits": traits}).company["remote_created_at"] == 1580601600

@@ -173,3 +173,22 @@ def test_lead_handling_user_and_skip() -> None:
 
 def test_anonymous_without_email_is_skipped() -> None:
     assert isinstance(plan_for({"anonymousId": "anon-1", "traits": {"plan": "free"}}), Skip)
+
+
+@pytest.mark.parametrize("spelling", ["lastSeenAt", "last_seen_at"])
+def test_a_last_seen_trait_is_the_date_of_last_seen_never_a_custom_attribute(spelling: str) -> None:
+    plan = identified({"userId": "u1", "traits": {spelling: "2026-11-01T00:00:00Z"}})
+    assert plan.body["last_seen_at"] == 1793491200
+    assert "custom_attributes" not in plan.body
+    future = identified({"userId": "u1", "traits": {spelling: "2099-01-01T00:00:00Z"}})
+    assert future.body["last_seen_at"] == RECEIVED_UNIX  # never in the future
+    not_a_date = identified({"userId": "u1", "traits": {spelling: "yesterday"}})
+    assert not_a_date.body["last_seen_at"] == RECEIVED_UNIX  # the event time, as without the trait
+    assert "custom_attributes" not in not_a_date.body
+
+
+@pytest.mark.parametrize("spelling", ["createdAt", "created_at", "signedUpAt", "signed_up_at"])
+def test_every_spelling_of_the_signup_date_is_signed_up_at(spelling: str) -> None:
+    plan = identified({"userId": "u1", "traits": {spelling: "2020-02-02T00:00:00Z"}})
+    assert plan.body["signed_up_at"] == 1580601600
+    assert "custom_attributes" not in plan.body

@@ -15,7 +15,7 @@ MAX_MONTHLY_SPEND = 2_147_483_647
 
 _STANDARD_TRAITS = frozenset({
     "name", "plan", "monthly_spend", "monthlySpend", "employees", "size", "website", "industry",
-    "createdAt", "created_at",
+    "remoteCreatedAt", "remote_created_at", "createdAt", "created_at",
 })  # fmt: skip
 #: Intercom's own company attributes: never writable as custom attributes.
 RESERVED_COMPANY_ATTRIBUTES = frozenset({
@@ -59,11 +59,13 @@ FIELDS: dict[str, Field] = {
     "industry": trait(_company_traits, "industry", description="`traits.industry`"),
     "remote_created_at": trait(
         _company_traits,
+        "remoteCreatedAt",
+        "remote_created_at",
         "createdAt",
         "created_at",
         coerce=unix,
         moment=True,
-        description="`traits.createdAt` / `created_at`; unix seconds, never in the future",
+        description="`traits.remoteCreatedAt` / `remote_created_at`, else `createdAt` / `created_at`; unix seconds, never in the future",
     ),
     "custom_attributes": attributes(
         _company_traits,

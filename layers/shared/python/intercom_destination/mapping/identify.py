@@ -14,7 +14,8 @@ from intercom_destination.mapping.values import boolean, first, text, unix
 #: Trait spellings read into standard contact fields (never also sent as custom attributes).
 _STANDARD_TRAITS = frozenset({
     "email", "phone", "name", "firstName", "first_name", "lastName", "last_name", "avatar",
-    "createdAt", "created_at", "owner_id", "ownerId", "unsubscribed_from_emails", "unsubscribedFromEmails",
+    "createdAt", "created_at", "signedUpAt", "signed_up_at", "lastSeenAt", "last_seen_at",
+    "owner_id", "ownerId", "unsubscribed_from_emails", "unsubscribedFromEmails",
 })  # fmt: skip
 #: Intercom's own contact attributes: never writable as custom attributes.
 RESERVED_CONTACT_ATTRIBUTES = frozenset({
@@ -37,7 +38,10 @@ def _role(value: Any) -> Literal["user", "lead"] | None:
 
 
 def _last_seen(call: AnyCall, received_at: datetime) -> int | None:
-    """Server-side calls flagged inactive (context.active false) don't mark a visit."""
+    """A `lastSeenAt` / `last_seen_at` trait when it is a date; else the event time, unless a server-side
+    call is flagged inactive (context.active false): that does not mark a visit."""
+    if (seen := unix(first(person_traits(call), "lastSeenAt", "last_seen_at"))) is not None:
+        return seen
     return unix_seconds(call.occurred_at(received_at)) if call.context.get("active") is not False else None
 
 
@@ -69,15 +73,17 @@ FIELDS: dict[str, Field] = {
         person_traits,
         "createdAt",
         "created_at",
+        "signedUpAt",
+        "signed_up_at",
         coerce=unix,
         moment=True,
-        description="`traits.createdAt` / `created_at`; unix seconds, never in the future",
+        description="`traits.createdAt` / `created_at` (or `signedUpAt` / `signed_up_at`); unix seconds, never in the future",
     ),
     "last_seen_at": Field(
         _last_seen,
         unix,
         moment=True,
-        description="the event time (clock-skew corrected), unless `context.active` is false; unix seconds",
+        description="`traits.lastSeenAt` / `last_seen_at` when a date, else the event time (clock-skew corrected) unless `context.active` is false; unix seconds, never in the future",
     ),
     "owner_id": trait(
         person_traits, "owner_id", "ownerId", description="`traits.owner_id` / `ownerId`: a string (Intercom 2.16)"
