@@ -203,6 +203,36 @@ def test_group_attaches_the_user_to_the_company_by_intercom_ids(api: Api, sandbo
     assert attach["status"] == 200
 
 
+def test_an_identify_carrying_a_company_creates_it_and_attaches_the_contact(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
+    """`traits.company`, as Segment's spec and RudderStack's destination have it: the Identify Company action
+    fires on the identify too, after the contact is written (one lane per person, in order)."""
+    event = identify("u1", company={"id": "acme", "name": "Acme", "plan": "pro", "employees": 12, "tier": "gold"})
+    assert api.batch(event).status == 200
+    state = sandbox.state()
+    (company,) = state["companies"]
+    assert (company["company_id"], company["name"], company["plan"]["name"], company["size"]) == (
+        "acme",
+        "Acme",
+        "pro",
+        12,
+    )
+    assert company["custom_attributes"] == {"tier": "gold"}
+    (contact,) = state["contacts"]
+    assert contact["companies"]["data"] == [{"type": "company", "id": company["id"]}]
+    assert "company" not in contact["custom_attributes"]
+    assert stack.peek() == []
+    before = len(sandbox.requests())
+    assert api.batch({**event, "messageId": "again"}).status == 200  # a repeat of the same: nothing to write
+    assert sandbox.requests()[before:] == []
+
+
+def test_an_identify_asking_to_remove_a_company_attaches_nothing(api: Api, sandbox: SandboxControl) -> None:
+    assert api.batch(identify("u1", company={"id": "acme", "remove": True})).status == 200
+    assert sandbox.state()["companies"] == []
+
+
 def test_group_before_identify_upserts_the_company_and_queues_only_the_attach(
     api: Api, stack: Stack, sandbox: SandboxControl
 ) -> None:

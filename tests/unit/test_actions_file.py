@@ -55,10 +55,14 @@ def test_the_field_names_are_intercoms() -> None:
     }  # fmt: skip
 
 
-def test_the_default_file_fires_one_action_per_type_and_nothing_for_the_others() -> None:
+def test_the_default_file_fires_one_action_per_type_and_nothing_for_the_others_but_an_identifys_company() -> None:
     defaults = default_actions()
     kinds = ("identify", "group", "track", "alias", "page", "screen")
     fired = {kind: [a.name for a in defaults.fired({"type": kind})] for kind in kinds}
+    with_company = [a.name for a in defaults.fired({"type": "identify", "traits": {"company": {"id": "c1"}}})]
+    assert with_company == ["Identify Contact", "Identify Company"]  # a company carried on an identify
+    removing = {"type": "identify", "traits": {"company": {"id": "c1", "remove": True}}}
+    assert [a.name for a in defaults.fired(removing)] == ["Identify Contact"]
     assert fired == {
         "identify": ["Identify Contact"],
         "group": ["Identify Company"],

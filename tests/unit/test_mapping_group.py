@@ -93,3 +93,36 @@ def test_every_spelling_of_the_companys_creation_date_is_remote_created_at(spell
 def test_remote_created_at_wins_over_created_at() -> None:
     traits = {"createdAt": "2021-01-01T00:00:00Z", "remoteCreatedAt": "2020-02-02T00:00:00Z"}
     assert grouped({"userId": "u1", "groupId": "acme", "traits": traits}).company["remote_created_at"] == 1580601600
+
+
+def company_of_identify(traits: dict[str, Any]) -> GroupPlan:
+    from intercom_destination.mapping.actions import default_actions
+
+    event = {"type": "identify", "userId": "u1", "traits": traits}
+    (action,) = [action for action in default_actions().fired(event) if action.type == "identify_company"]
+    plan = map_call(parse_call(event), RECEIVED, LeadHandling.LEAD, action, event)
+    assert isinstance(plan, GroupPlan)
+    return plan
+
+
+def test_an_identifys_company_is_upserted_and_the_contact_attached() -> None:
+    plan = company_of_identify({"email": "ada@example.com", "company": {"id": 42, "name": "Acme", "plan": "pro"}})
+    assert plan.company == {"company_id": "42", "name": "Acme", "plan": "pro"}
+    assert plan.contact == ContactRef(external_id="u1", email="ada@example.com")
+
+
+@pytest.mark.parametrize("company", [{"name": "Acme"}, "Acme"])
+def test_an_identifys_company_without_an_id_is_named_by_the_md5_of_its_name_as_rudderstack_names_it(
+    company: Any,
+) -> None:
+    assert company_of_identify({"company": company}).company["company_id"] == "79d894520f4f94c267986a819e110bec"
+
+
+def test_an_identify_of_a_lead_attaches_by_its_own_email() -> None:
+    event = {"type": "identify", "anonymousId": "a1", "traits": {"email": "v@example.com", "company": {"id": "c"}}}
+    from intercom_destination.mapping.actions import default_actions
+
+    (action,) = [action for action in default_actions().fired(event) if action.type == "identify_company"]
+    plan = map_call(parse_call(event), RECEIVED, LeadHandling.LEAD, action, event)
+    assert isinstance(plan, GroupPlan)
+    assert plan.contact == ContactRef(external_id=None, email="v@example.com")

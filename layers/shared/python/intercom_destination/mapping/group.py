@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from intercom_destination.config.settings import LeadHandling
-from intercom_destination.intake.events import Group
-from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, trait
+from intercom_destination.intake.events import Group, Identify
+from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
 from intercom_destination.mapping.plans import CompanyBody, ContactRef, GroupPlan, Skip
 from intercom_destination.mapping.values import integer, text, unix
 
@@ -28,8 +29,34 @@ _BODY_FIELDS = ("name", "plan", "monthly_spend", "size", "website", "industry", 
 
 
 def _company_traits(call: AnyCall) -> dict[str, Any]:
-    """A group's traits describe the company; other events carry none by default."""
-    return call.traits if isinstance(call, Group) else {}
+    """A group's traits describe the company; an identify may carry one in `traits.company` (an object, or
+    its name), as Segment's spec has it; other events carry none by default."""
+    if isinstance(call, Group):
+        return call.traits
+    company = call.traits.get("company") if isinstance(call, Identify) else None
+    if isinstance(company, str):
+        return {"name": company}
+    return company if isinstance(company, dict) else {}
+
+
+def _company_id(call: AnyCall) -> Any:
+    """A group's `groupId`; an identify's company's `id`, else the MD5 of its name, as RudderStack's
+    destination names it (so a workspace it filled keeps its companies)."""
+    if isinstance(call, Group):
+        return call.groupId
+    company = _company_traits(call)
+    if (found := identifier(company.get("id"))) is not None:
+        return found
+    name = text(company.get("name"))
+    return hashlib.md5(name.encode(), usedforsecurity=False).hexdigest() if name else None
+
+
+def _attached_email(call: AnyCall) -> str | None:
+    """The contact to attach, without a userId: an identify's own email; a group's `context.traits.email`
+    (never its `traits.email`, which is the company's)."""
+    return (
+        text(person_traits(call).get("email")) if isinstance(call, Identify) else text(call.context_traits.get("email"))
+    )
 
 
 def _spend(value: Any) -> int | None:
@@ -38,10 +65,10 @@ def _spend(value: Any) -> int | None:
 
 FIELDS: dict[str, Field] = {
     "company_id": Field(
-        lambda call, _: call.groupId if isinstance(call, Group) else None,
+        lambda call, _: _company_id(call),
         identifier,
         True,
-        description="`groupId`; never `.` or `..`",
+        description="`groupId` (an identify's: `traits.company.id`, else the MD5 of `traits.company.name`); never `.` or `..`",
     ),
     "name": trait(_company_traits, "name", description="`traits.name`"),
     "plan": trait(_company_traits, "plan", description="`traits.plan`"),
@@ -76,9 +103,9 @@ FIELDS: dict[str, Field] = {
     # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
     "user_id": Field(lambda call, _: call.userId, identifier, description="`userId`: the contact attached"),
     "email": Field(
-        lambda call, _: text(call.context_traits.get("email")),
+        lambda call, _: _attached_email(call),
         text,
-        description="`context.traits.email` (never `traits.email`, the company's): the contact attached, without a userId",
+        description="`context.traits.email` (never `traits.email`, the company's; an identify's own email): the contact attached, without a userId",
     ),
 }
 
