@@ -162,6 +162,7 @@ class Sandbox:
             ("DELETE", "/contacts/(?P<contact_id>[^/]+)", lambda contact_id, **_: w().delete_contact(contact_id)),
             ("GET", "/contacts/(?P<contact_id>[^/]+)/companies", lambda contact_id, **_: w().contact_companies(contact_id)),
             ("POST", "/contacts/(?P<contact_id>[^/]+)/companies", lambda contact_id, body, **_: w().attach(contact_id, body)),
+            ("DELETE", "/contacts/(?P<contact_id>[^/]+)/companies/(?P<company_id>[^/]+)", lambda contact_id, company_id, **_: w().detach(contact_id, company_id)),
             ("POST", "/companies", lambda body, **_: w().upsert_company(body)),
             ("GET", "/companies", lambda query, **_: w().list_companies(query.get("company_id"))),
             ("POST", "/events", lambda body, **_: w().submit_event(body)),

@@ -249,6 +249,15 @@ class Workspace:
             contact.companies.append(company_id)
         return self.companies[company_id].as_json(self._user_count(company_id))
 
+    def detach(self, contact_id: str, company_id: str) -> dict[str, Any]:
+        """As Intercom answers: 404 `not_found` for a contact it has not, `company_not_found` for a company it
+        has not or the contact is not attached to."""
+        contact = self._contact(contact_id)
+        if company_id not in self.companies or company_id not in contact.companies:
+            raise ApiError(404, "company_not_found", "Company Not Found")
+        contact.companies.remove(company_id)
+        return self.companies[company_id].as_json(self._user_count(company_id))
+
     def list_companies(self, company_id: str | None) -> dict[str, Any]:
         if company_id is not None:
             company = self._company_by_company_id(company_id)

@@ -228,9 +228,41 @@ def test_an_identify_carrying_a_company_creates_it_and_attaches_the_contact(
     assert sandbox.requests()[before:] == []
 
 
-def test_an_identify_asking_to_remove_a_company_attaches_nothing(api: Api, sandbox: SandboxControl) -> None:
+def test_removing_a_company_intercom_does_not_have_is_nothing_to_do(
+    api: Api, stack: Stack, sandbox: SandboxControl
+) -> None:
     assert api.batch(identify("u1", company={"id": "acme", "remove": True})).status == 200
     assert sandbox.state()["companies"] == []
+    assert [(r["method"], r["path"], r["status"]) for r in sandbox.requests() if "compan" in r["path"]] == [
+        ("GET", "/companies", 404)
+    ]
+    assert stack.peek() == []
+
+
+def test_an_identify_removing_a_company_detaches_the_contact_newest_wins_with_attaches(
+    api: Api, sandbox: SandboxControl
+) -> None:
+    """RudderStack's detach: `traits.company.remove`. An attach and a detach of one person and company are
+    ordered by their event times, whatever order they arrive in."""
+
+    def company_event(message_id: str, day: int, **company: Any) -> dict[str, Any]:
+        event = identify("u1", company={"id": "acme", "name": "Acme", **company})
+        return {**event, "messageId": message_id, "timestamp": f"2026-12-0{day}T10:00:00Z"}
+
+    def attached() -> list[Any]:
+        (contact,) = sandbox.state()["contacts"]
+        return list(contact["companies"]["data"])
+
+    assert api.batch(company_event("attach", 2)).status == 200
+    assert len(attached()) == 1
+    assert api.batch(company_event("detach", 4, remove=True)).status == 200
+    assert attached() == []
+    (detach,) = [r for r in sandbox.requests() if r["method"] == "DELETE"]
+    assert (detach["path"].startswith("/contacts/"), detach["status"]) == (True, 200)
+    assert api.batch(company_event("late attach", 3)).status == 200  # older than the detach: stale
+    assert attached() == []
+    assert api.batch(company_event("newer attach", 5)).status == 200
+    assert len(attached()) == 1
 
 
 def test_group_before_identify_upserts_the_company_and_queues_only_the_attach(
@@ -344,3 +376,17 @@ def test_attributes_we_create_are_messenger_writable_only_when_asked(
     )
     (plan,) = [attribute for attribute in json.loads(listed.data)["data"] if attribute["name"] == "plan"]
     assert plan["messenger_writable"] is writable
+
+
+def test_a_detach_intercom_fails_is_queued_and_replayed(api: Api, stack: Stack, sandbox: SandboxControl) -> None:
+    assert api.batch(identify("u1", company={"id": "acme", "name": "Acme"})).status == 200
+    sandbox.configure(faults=[{"status": 503, "method": "DELETE"}])
+    removal = {**identify("u1", company={"id": "acme", "remove": True}), "messageId": "detach"}
+    assert api.batch(removal).status == 200
+    (queued,) = stack.peek()
+    assert (queued.mapped_by or {}).get("type") == "detach_company"
+    sandbox.configure(faults=[])
+    cold_start(stack, REDRIVE_BACKOFF_SECONDS="1")
+    assert stack.replay()["delivered"] == 1
+    (contact,) = sandbox.state()["contacts"]
+    assert contact["companies"]["data"] == []

@@ -50,6 +50,7 @@ def test_the_field_names_are_intercoms() -> None:
             "company_id", "name", "plan", "monthly_spend", "size", "website", "industry", "remote_created_at",
             "custom_attributes", "user_id", "email",
         ],
+        "detach_company": ["company_id", "user_id", "email"],
         "track_event": ["event_name", "created_at", "user_id", "email", "metadata", "revenue", "currency"],
         "merge_lead": ["user_id", "anonymous_id", "email"],
     }  # fmt: skip
@@ -62,7 +63,7 @@ def test_the_default_file_fires_one_action_per_type_and_nothing_for_the_others_b
     with_company = [a.name for a in defaults.fired({"type": "identify", "traits": {"company": {"id": "c1"}}})]
     assert with_company == ["Identify Contact", "Identify Company"]  # a company carried on an identify
     removing = {"type": "identify", "traits": {"company": {"id": "c1", "remove": True}}}
-    assert [a.name for a in defaults.fired(removing)] == ["Identify Contact"]
+    assert [a.name for a in defaults.fired(removing)] == ["Identify Contact", "Detach Company"]
     assert fired == {
         "identify": ["Identify Contact"],
         "group": ["Identify Company"],
@@ -84,7 +85,7 @@ def test_the_default_file_fires_one_action_per_type_and_nothing_for_the_others_b
         ),
         (
             {"name": "A", "type": "track", "trigger": 'type = "track"'},
-            "action 'A': type: 'track' is not an action type (known: identify_contact, identify_company, track_event, merge_lead)",
+            "action 'A': type: 'track' is not an action type (known: identify_contact, identify_company, detach_company, track_event, merge_lead)",
         ),
         (
             {"name": "A", "type": "track_event", "trigger": 'type = "track"', "enabled": "yes"},
@@ -264,7 +265,7 @@ def test_a_recorded_action_is_read_back_as_it_was() -> None:
 
 
 def test_dedupe_keys_differ_per_action_but_the_default_action_keeps_the_events() -> None:
-    default_track = default_actions().actions[2]
+    (default_track,) = [action for action in default_actions().actions if action.type == "track_event"]
     renamed = actions({**TRACK_EVENT, "name": "Track"}).actions[0]
     as_contact = actions({**IDENTIFY_CONTACT, "trigger": 'type = "track"'}).actions[0]
     assert [a.dedupe_suffix("track") for a in (default_track, renamed, as_contact)] == [

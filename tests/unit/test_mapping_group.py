@@ -126,3 +126,18 @@ def test_an_identify_of_a_lead_attaches_by_its_own_email() -> None:
     plan = map_call(parse_call(event), RECEIVED, LeadHandling.LEAD, action, event)
     assert isinstance(plan, GroupPlan)
     assert plan.contact == ContactRef(external_id=None, email="v@example.com")
+
+
+def test_an_identify_removing_its_company_plans_a_detach_of_the_contact() -> None:
+    from intercom_destination.mapping.actions import default_actions
+    from intercom_destination.mapping.plans import DetachPlan
+    from intercom_destination.mapping.requests import requests_of
+
+    event = {"type": "identify", "userId": "u1", "traits": {"company": {"name": "Acme", "remove": True}}}
+    (action,) = [action for action in default_actions().fired(event) if action.type == "detach_company"]
+    plan = map_call(parse_call(event), RECEIVED, LeadHandling.LEAD, action, event)
+    assert plan == DetachPlan("79d894520f4f94c267986a819e110bec", ContactRef(external_id="u1"))
+    assert [(r["method"], r["path"]) for r in requests_of(plan)] == [
+        ("GET", "/companies?company_id=79d894520f4f94c267986a819e110bec"),
+        ("DELETE", "/contacts/{contact id}/companies/{company id}"),
+    ]

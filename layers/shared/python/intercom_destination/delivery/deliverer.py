@@ -27,11 +27,12 @@ from intercom_destination.delivery.track import TrackEvent
 from intercom_destination.intercom.attributes import AttributeRegistry
 from intercom_destination.intercom.client import IntercomClient
 from intercom_destination.intercom.errors import IntercomError
-from intercom_destination.mapping.plans import GroupPlan, IdentifyPlan, MergePlan, Plan, Skip, TrackPlan
+from intercom_destination.mapping.plans import DetachPlan, GroupPlan, IdentifyPlan, MergePlan, Plan, Skip, TrackPlan
 
 
 class Deliverer:
-    """Dispatches a plan to its action's delivery (identify.py, leads.py for alias, group.py, track.py)."""
+    """Dispatches a plan to its action's delivery (identify.py, leads.py for alias, group.py for companies,
+    track.py)."""
 
     def __init__(
         self,
@@ -61,6 +62,8 @@ class Deliverer:
                     self._identify.identify(plan)
                 case GroupPlan():
                     self._group.group(plan, (state or {}).get("company") if step == Step.ATTACH else None)
+                case DetachPlan():
+                    self._group.detach(plan)
                 case TrackPlan():
                     self._track.track(plan)
                 case Skip():

@@ -1,14 +1,19 @@
 """Identify Company: the company upserted (unless unchanged within the write window, or a replay already
-did), then the contact attached unless that attach was made before."""
+did), then the contact attached unless that attach was made before. Detach Company: the contact taken
+off the company."""
 
 from __future__ import annotations
+
+from aws_lambda_powertools import Logger
 
 from intercom_destination.delivery.contacts import Contacts
 from intercom_destination.delivery.errors import ContactNotFoundError, DeliveryError, Step, describe
 from intercom_destination.delivery.identity import contact_subject, fingerprint
 from intercom_destination.intercom.errors import IntercomError, NotFoundError
-from intercom_destination.mapping.plans import ContactRef, GroupPlan, Scalar
+from intercom_destination.mapping.plans import ContactRef, DetachPlan, GroupPlan, Scalar
 from intercom_destination.mapping.requests import company_body
+
+logger = Logger(child=True)
 
 
 class IdentifyCompany:
@@ -44,6 +49,20 @@ class IdentifyCompany:
         except IntercomError as exc:
             raise DeliveryError(exc, Step.ATTACH, {"company": company_id}) from None
         self._contacts.cache.put(f"{contact_id}>{company_id}", attached)
+
+    def detach(self, plan: DetachPlan) -> None:
+        """Take the contact off the company. A company or contact Intercom does not have, or a contact not
+        attached, leaves nothing to do (logged); a repeat is harmless."""
+        subject = contact_subject(plan.contact)
+        self._contacts.cache.evict(f"attached:{subject}:{plan.company_id}")  # a later attach is made again
+        company_id = self._contacts.cache.get(f"company:{plan.company_id}")
+        try:
+            if company_id is None:
+                company_id = self._contacts.client.find_company(plan.company_id)
+                self._contacts.cache.put(company_id, f"company:{plan.company_id}")
+            self._contacts.client.detach_company(self._contacts.resolve(plan.contact), company_id)
+        except (NotFoundError, ContactNotFoundError) as exc:
+            logger.info("nothing to detach", extra={"company_id": plan.company_id, "reason": str(exc)[:200]})
 
     def _company(self, plan: GroupPlan, attributes: dict[str, Scalar]) -> tuple[str, bool]:
         """The company's Intercom id, and whether it was remembered (its body unchanged within the window)

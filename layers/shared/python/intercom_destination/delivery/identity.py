@@ -28,7 +28,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from intercom_destination.mapping.plans import ContactRef, GroupPlan, IdentifyPlan, MergePlan, Plan, TrackPlan
+from intercom_destination.mapping.plans import (
+    ContactRef,
+    DetachPlan,
+    GroupPlan,
+    IdentifyPlan,
+    MergePlan,
+    Plan,
+    TrackPlan,
+)
 from intercom_destination.person import email_key, user_subject
 
 #: Entries kept in memory per function (a few hundred bytes each).
@@ -52,6 +60,9 @@ def keys_of(plan: Plan) -> list[str]:
     and to save back (a track's 404 forgets what was written to its contact, for one)."""
     if isinstance(plan, MergePlan):
         return contact_keys(plan.user)
+    if isinstance(plan, DetachPlan):
+        subject = contact_subject(plan.contact)
+        return [*contact_keys(plan.contact), f"company:{plan.company_id}", f"attached:{subject}:{plan.company_id}"]
     if not isinstance(plan, IdentifyPlan | GroupPlan | TrackPlan):
         return []
     subject = contact_subject(plan.contact)

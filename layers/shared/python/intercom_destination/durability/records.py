@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from intercom_destination.delivery.identity import Entry
 from intercom_destination.durability.queue import QueuedEvent
 from intercom_destination.mapping.fields import AnyCall
-from intercom_destination.mapping.plans import ContactRef, GroupPlan, IdentifyPlan, Plan
+from intercom_destination.mapping.plans import ContactRef, DetachPlan, GroupPlan, IdentifyPlan, Plan
 from intercom_destination.person import email_key, hashed, person_group, person_names, primary_name, user_subject
 
 #: How long a person's new events queue behind their waiting ones, from the last one queued. Bounds the
@@ -41,6 +41,8 @@ def version_of(plan: Plan, call: AnyCall, received_at: datetime) -> Version | No
     match plan:
         case GroupPlan():
             subject = f"group:{plan.company['company_id']}"
+        case DetachPlan():  # the same subject: of an attach and a detach of one pair, the newer wins
+            subject = f"group:{plan.company_id}"
         case IdentifyPlan(contact=ContactRef(external_id=str() as user_id, email=email)):
             covers = (email_key(email),) if email else ()
             return Version(user_subject(user_id), int(call.occurred_at(received_at).timestamp() * 1000), covers)

@@ -145,6 +145,14 @@ class IntercomClient:
     def attach_company(self, contact_id: str, company_intercom_id: str) -> None:
         self._request("POST", f"/contacts/{_segment(contact_id)}/companies", {"id": company_intercom_id})
 
+    def find_company(self, company_id: str) -> str:
+        """Intercom's `id` of the company with our `company_id` (GET /companies?company_id=); NotFoundError
+        if it has none."""
+        return str(self._request("GET", "/companies", query={"company_id": company_id})["id"])
+
+    def detach_company(self, contact_id: str, company_intercom_id: str) -> None:
+        self._request("DELETE", f"/contacts/{_segment(contact_id)}/companies/{_segment(company_intercom_id)}")
+
     # --- events and data attributes -------------------------------------------------------------
     def submit_event(self, body: EventBody, contact: dict[str, str]) -> None:
         """202 with an empty body; Intercom drops a repeat of the same contact + name + created_at."""

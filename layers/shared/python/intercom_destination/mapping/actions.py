@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_destination.mapping import kit
+from intercom_destination.mapping.detach import DETACH_COMPANY
 from intercom_destination.mapping.fields import ActionKind
 from intercom_destination.mapping.group import IDENTIFY_COMPANY
 from intercom_destination.mapping.identify import IDENTIFY_CONTACT
@@ -29,6 +30,7 @@ from intercom_destination.mapping.triggers import Trigger, TriggerError, compile
 KINDS: dict[str, ActionKind] = {
     "identify_contact": IDENTIFY_CONTACT,
     "identify_company": IDENTIFY_COMPANY,
+    "detach_company": DETACH_COMPANY,
     "track_event": TRACK_EVENT,
     "merge_lead": MERGE_LEAD,
 }
@@ -36,6 +38,7 @@ KINDS: dict[str, ActionKind] = {
 NATIVE_TYPE = {
     "identify_contact": "identify",
     "identify_company": "group",
+    "detach_company": "",  # no event type's default action: its keys always carry its name
     "track_event": "track",
     "merge_lead": "alias",
 }

@@ -28,7 +28,7 @@ RESERVED_COMPANY_ATTRIBUTES = frozenset({
 _BODY_FIELDS = ("name", "plan", "monthly_spend", "size", "website", "industry", "remote_created_at")
 
 
-def _company_traits(call: AnyCall) -> dict[str, Any]:
+def company_traits(call: AnyCall) -> dict[str, Any]:
     """A group's traits describe the company; an identify may carry one in `traits.company` (an object, or
     its name), as Segment's spec has it; other events carry none by default."""
     if isinstance(call, Group):
@@ -39,19 +39,19 @@ def _company_traits(call: AnyCall) -> dict[str, Any]:
     return company if isinstance(company, dict) else {}
 
 
-def _company_id(call: AnyCall) -> Any:
+def company_id_of(call: AnyCall) -> Any:
     """A group's `groupId`; an identify's company's `id`, else the MD5 of its name, as RudderStack's
     destination names it (so a workspace it filled keeps its companies)."""
     if isinstance(call, Group):
         return call.groupId
-    company = _company_traits(call)
+    company = company_traits(call)
     if (found := identifier(company.get("id"))) is not None:
         return found
     name = text(company.get("name"))
     return hashlib.md5(name.encode(), usedforsecurity=False).hexdigest() if name else None
 
 
-def _attached_email(call: AnyCall) -> str | None:
+def attached_email(call: AnyCall) -> str | None:
     """The contact to attach, without a userId: an identify's own email; a group's `context.traits.email`
     (never its `traits.email`, which is the company's)."""
     return (
@@ -65,27 +65,27 @@ def _spend(value: Any) -> int | None:
 
 FIELDS: dict[str, Field] = {
     "company_id": Field(
-        lambda call, _: _company_id(call),
+        lambda call, _: company_id_of(call),
         identifier,
         True,
         description="`groupId` (an identify's: `traits.company.id`, else the MD5 of `traits.company.name`); never `.` or `..`",
     ),
-    "name": trait(_company_traits, "name", description="`traits.name`"),
-    "plan": trait(_company_traits, "plan", description="`traits.plan`"),
+    "name": trait(company_traits, "name", description="`traits.name`"),
+    "plan": trait(company_traits, "plan", description="`traits.plan`"),
     "monthly_spend": trait(
-        _company_traits,
+        company_traits,
         "monthly_spend",
         "monthlySpend",
         coerce=_spend,
         description="`traits.monthly_spend` / `monthlySpend`; an integer, truncated, at most 2,147,483,647",
     ),
     "size": trait(
-        _company_traits, "employees", "size", coerce=integer, description="`traits.employees` (or `size`); an integer"
+        company_traits, "employees", "size", coerce=integer, description="`traits.employees` (or `size`); an integer"
     ),
-    "website": trait(_company_traits, "website", description="`traits.website`"),
-    "industry": trait(_company_traits, "industry", description="`traits.industry`"),
+    "website": trait(company_traits, "website", description="`traits.website`"),
+    "industry": trait(company_traits, "industry", description="`traits.industry`"),
     "remote_created_at": trait(
-        _company_traits,
+        company_traits,
         "remoteCreatedAt",
         "remote_created_at",
         "createdAt",
@@ -95,7 +95,7 @@ FIELDS: dict[str, Field] = {
         description="`traits.remoteCreatedAt` / `remote_created_at`, else `createdAt` / `created_at`; unix seconds, never in the future",
     ),
     "custom_attributes": attributes(
-        _company_traits,
+        company_traits,
         _STANDARD_TRAITS,
         RESERVED_COMPANY_ATTRIBUTES,
         "every other trait, flattened (docs/mapping.md's value rules); mapped: an object, flattened the same way",
@@ -103,7 +103,7 @@ FIELDS: dict[str, Field] = {
     # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
     "user_id": Field(lambda call, _: call.userId, identifier, description="`userId`: the contact attached"),
     "email": Field(
-        lambda call, _: _attached_email(call),
+        lambda call, _: attached_email(call),
         text,
         description="`context.traits.email` (never `traits.email`, the company's; an identify's own email): the contact attached, without a userId",
     ),

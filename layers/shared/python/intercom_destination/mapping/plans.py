@@ -90,6 +90,14 @@ class GroupPlan:
 
 
 @dataclass(frozen=True)
+class DetachPlan:
+    """Detach Company: the contact leaves the company (its `company_id`, ours; Intercom's id is found)."""
+
+    company_id: str
+    contact: ContactRef
+
+
+@dataclass(frozen=True)
 class TrackPlan:
     contact: ContactRef
     event: EventBody
@@ -112,7 +120,7 @@ class Skip:
     reason: str
 
 
-Plan = IdentifyPlan | GroupPlan | TrackPlan | MergePlan | Skip
+Plan = IdentifyPlan | GroupPlan | DetachPlan | TrackPlan | MergePlan | Skip
 
 
 def scoped(plan: Plan, browser: bool) -> Plan:

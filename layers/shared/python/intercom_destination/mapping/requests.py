@@ -9,6 +9,7 @@ from typing import Any, NotRequired, TypedDict
 from intercom_destination.mapping.plans import (
     CompanyBody,
     ContactBody,
+    DetachPlan,
     GroupPlan,
     IdentifyPlan,
     MergePlan,
@@ -48,6 +49,8 @@ def requests_of(plan: Plan) -> list[PlannedRequest]:
             return _identify(plan)
         case GroupPlan():
             return _group(plan)
+        case DetachPlan():
+            return _detach(plan)
         case TrackPlan():
             return [_track(plan)]
         case MergePlan():
@@ -95,6 +98,23 @@ def _group(plan: GroupPlan) -> list[PlannedRequest]:
         "note": f"the contact with {who}, found first unless known",
     }
     return [upsert, attach]
+
+
+def _detach(plan: DetachPlan) -> list[PlannedRequest]:
+    who = f"external_id {plan.contact.external_id}" if plan.contact.external_id else f"email {plan.contact.email}"
+    find: PlannedRequest = {
+        "method": "GET",
+        "path": f"/companies?company_id={plan.company_id}",
+        "body": {},
+        "note": "the company's Intercom id, unless known; a company Intercom does not have: nothing to detach",
+    }
+    detach: PlannedRequest = {
+        "method": "DELETE",
+        "path": "/contacts/{contact id}/companies/{company id}",
+        "body": {},
+        "note": f"the contact with {who}, found first unless known; one Intercom does not have: nothing to detach",
+    }
+    return [find, detach]
 
 
 def _track(plan: TrackPlan) -> PlannedRequest:
