@@ -22,7 +22,7 @@ def run(*args: str, actions_file: str = "", stdin: str | None = None) -> subproc
 def test_actions_check_lists_the_default_actions() -> None:
     done = run("local.actions", "check")
     assert done.returncode == 0, done.stderr
-    assert "4 action(s), valid" in done.stdout
+    assert "5 action(s), valid" in done.stdout
     assert 'on  Track Event (track_event) when type = "track"; mapped: defaults' in done.stdout
 
 

@@ -100,13 +100,20 @@ def test_a_revenue_shaped_as_intercom_money_is_the_price_as_given(revenue: Any, 
         ({"amount": 1999}, ["properties.revenue.currency"]),
         ({"amount": 1999, "currency": "euro"}, ["properties.revenue.currency"]),
         ({"currency": "EUR", "total": 5}, ["properties.revenue.total", "properties.revenue.amount"]),
-        ({}, ["properties.revenue.amount", "properties.revenue.currency"]),
+        ({"amount": None, "currency": None}, ["properties.revenue.amount", "properties.revenue.currency"]),
     ],
 )
 def test_a_malformed_money_revenue_is_refused_field_by_field(revenue: Any, fields: list[str]) -> None:
     with pytest.raises(InvalidCallError) as refused:
         parse_call({"type": "track", "event": "Paid", "userId": "u1", "properties": {"revenue": revenue}})
     assert [error.field for error in refused.value.errors] == fields
+
+
+@pytest.mark.parametrize("revenue", [{}, {"total": 5}])
+def test_an_object_revenue_naming_neither_amount_nor_currency_is_not_money_and_is_dropped(revenue: Any) -> None:
+    plan = tracked({"userId": "u1", "properties": {"revenue": revenue, "k": "v"}})
+    assert isinstance(plan, TrackPlan)
+    assert plan.event["metadata"] == {"k": "v"}
 
 
 @pytest.mark.parametrize("revenue", [-5, "n/a"])

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from intercom_destination.intake.money import money_problems
+from intercom_destination.intake.money import is_money_like, money_problems
 from intercom_destination.intake.timestamps import FUTURE_TOLERANCE, parse_timestamp, plausible
 
 
@@ -183,7 +183,7 @@ def parse_call(data: dict[str, Any]) -> Identify | Track | Page | Screen | Group
     except ValidationError as exc:
         raise InvalidCallError(_field_errors(exc)) from None
     revenue = call.properties.get("revenue") if isinstance(call, Track) else None
-    if isinstance(revenue, dict) and (problems := money_problems(revenue)):  # Intercom money, malformed
+    if is_money_like(revenue) and (problems := money_problems(revenue)):  # Intercom money, malformed
         raise InvalidCallError([FieldError(field=f"properties.revenue.{part}", message=m) for part, m in problems])
     return call
 

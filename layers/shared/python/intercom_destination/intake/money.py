@@ -1,15 +1,21 @@
 """A revenue already shaped as Intercom money, `{"amount": 1999, "currency": "EUR"}` (amount in minor units,
 as Intercom's monetary metadata takes it): checked field by field, so a malformed one is refused naming
-the part that is wrong rather than dropped."""
+the part that is wrong rather than dropped. An object with neither part is not trying to be money: it is
+dropped, as any other object revenue."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 #: The largest amount a JSON number carries exactly in every SDK (JavaScript's safe integers).
 MAX_MINOR_UNITS = 2**53 - 1
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
+
+
+def is_money_like(value: Any) -> TypeGuard[dict[str, Any]]:
+    """An object that names an amount or a currency: meant as money, so checked (and refused if wrong)."""
+    return isinstance(value, dict) and not _PARTS.isdisjoint(value)
 
 
 def money_problems(value: dict[str, Any]) -> list[tuple[str, str]]:
