@@ -1,8 +1,11 @@
 """Validates requests against Intercom's official OpenAPI description (vendored in ./openapi, MIT).
 
-Two schemas are relaxed in memory, never in the file: `create_data_event_request.metadata` and
-company `custom_attributes` declare string-only values, yet Intercom documents and accepts numbers,
-booleans and rich-link / monetary objects there (docs/intercom-api.md §7).
+Relaxed in memory, never in the file: `create_data_event_request.metadata` and company
+`custom_attributes` declare string-only values, yet Intercom documents and accepts numbers, booleans and
+rich-link / monetary objects there (docs/intercom-api.md §7); and `POST /tags` offers its four payloads
+as a `oneOf` whose schemas do not exclude each other (none forbids other properties, and a tag-company
+payload is also a valid create-tag one), so the operation the description documents ("Tag Companies")
+could never validate: it is read as an `anyOf`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def _api() -> OpenAPI:
     schemas = spec["components"]["schemas"]
     schemas["create_data_event_request"]["properties"]["metadata"].pop("additionalProperties", None)
     schemas["create_or_update_company_request"]["properties"]["custom_attributes"].pop("additionalProperties", None)
+    tag_payloads = spec["paths"]["/tags"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    tag_payloads["anyOf"] = tag_payloads.pop("oneOf")
     # The published file has two unrelated undeclared path parameters; skip whole-spec validation.
     return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
 

@@ -58,6 +58,7 @@ class Contact:
     updated_at: int
     searchable_at: float  # the search index catches up with a create after the configured lag
     companies: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # tag ids
     merged_into: str | None = None
 
     @property
@@ -89,6 +90,13 @@ class Contact:
                 "total_count": len(self.companies),
                 "has_more": False,
             },
+            "tags": {
+                "type": "list",
+                "data": [{"type": "tag", "id": tag} for tag in self.tags],
+                "url": f"/contacts/{self.id}/tags",
+                "total_count": len(self.tags),
+                "has_more": False,
+            },
         }
 
 
@@ -99,6 +107,7 @@ class Company:
     custom_attributes: dict[str, Any]
     created_at: int
     updated_at: int
+    tags: list[dict[str, str]] = field(default_factory=list)  # {"type": "tag", "id", "name"}
 
     def as_json(self, user_count: int) -> dict[str, Any]:
         plan = self.fields.get("plan")
@@ -113,7 +122,7 @@ class Company:
             "user_count": user_count,
             "session_count": 0,
             "custom_attributes": dict(self.custom_attributes),
-            "tags": {"type": "tag.list", "tags": []},
+            "tags": {"type": "tag.list", "tags": [dict(tag) for tag in self.tags]},
             "segments": {"type": "segment.list", "segments": []},
         }
 
@@ -128,6 +137,7 @@ class Workspace:
         self.companies: dict[str, Company] = {}  # by Intercom id
         self.events: list[dict[str, Any]] = []
         self.attributes: dict[str, dict[str, dict[str, Any]]] = {"contact": {}, "company": {}}
+        self.tags: dict[str, str] = {}  # id → name
         self._event_keys: set[tuple[str, str, int]] = set()
 
     # --- contacts -------------------------------------------------------------------------------
@@ -267,6 +277,56 @@ class Workspace:
         data = [company.as_json(self._user_count(company.id)) for company in self.companies.values()]
         return {"type": "list", "data": data, "total_count": len(data)}
 
+    # --- tags -----------------------------------------------------------------------------------
+    def list_tags(self) -> dict[str, Any]:
+        return {"type": "list", "data": [self._tag(tag_id) for tag_id in self.tags]}
+
+    def post_tags(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a tag (names are case-insensitive), or tag / untag companies by id or company_id."""
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ApiError(400, "parameter_invalid", "invalid tag parameters")
+        tag_id = self._tag_named(name)
+        if tag_id is None:
+            tag_id = str(len(self.tags) + 100)
+            self.tags[tag_id] = name
+        tag = self._tag(tag_id)
+        for ref in body.get("companies") or []:
+            by_id = ref.get("id")
+            company = self.companies.get(by_id) if by_id else self._company_by_company_id(ref.get("company_id"))
+            if company is None:
+                raise ApiError(404, "company_not_found", "Company Not Found")
+            company.tags = [t for t in company.tags if t["id"] != tag_id]
+            if not ref.get("untag"):
+                company.tags.append(tag)
+        return tag
+
+    def contact_tags(self, contact_id: str) -> dict[str, Any]:
+        return {"type": "list", "data": [self._tag(tag_id) for tag_id in self._contact(contact_id).tags]}
+
+    def tag_contact(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        contact = self._contact(contact_id)
+        tag_id = str(body.get("id") or "")
+        if tag_id not in self.tags:
+            raise ApiError(404, "tag_not_found", "Tag not found")
+        if tag_id not in contact.tags:
+            contact.tags.append(tag_id)
+        return self._tag(tag_id)
+
+    def untag_contact(self, contact_id: str, tag_id: str) -> dict[str, Any]:
+        contact = self._contact(contact_id)
+        if tag_id not in self.tags:
+            raise ApiError(404, "tag_not_found", "Tag not found")
+        if tag_id in contact.tags:
+            contact.tags.remove(tag_id)
+        return self._tag(tag_id)
+
+    def _tag_named(self, name: str) -> str | None:
+        return next((tag_id for tag_id, known in self.tags.items() if known.casefold() == name.casefold()), None)
+
+    def _tag(self, tag_id: str) -> dict[str, str]:
+        return {"type": "tag", "id": tag_id, "name": self.tags[tag_id]}
+
     # --- events ---------------------------------------------------------------------------------
     def submit_event(self, body: dict[str, Any]) -> None:
         contact = self._event_contact(body)
@@ -390,6 +450,7 @@ class Workspace:
             "companies": [company.as_json(self._user_count(company.id)) for company in self.companies.values()],
             "events": list(self.events),
             "data_attributes": {model: sorted(attrs) for model, attrs in self.attributes.items()},
+            "tags": [self._tag(tag_id) for tag_id in self.tags],
         }
 
 

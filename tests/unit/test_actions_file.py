@@ -44,11 +44,11 @@ def test_the_field_names_are_intercoms() -> None:
     assert {kind: list(found.fields) for kind, found in KINDS.items()} == {
         "identify_contact": [
             "role", "external_id", "email", "phone", "name", "avatar", "signed_up_at", "last_seen_at",
-            "owner_id", "unsubscribed_from_emails", "custom_attributes", "anonymous_id",
+            "owner_id", "unsubscribed_from_emails", "custom_attributes", "tags", "untags", "anonymous_id",
         ],
         "identify_company": [
             "company_id", "name", "plan", "monthly_spend", "size", "website", "industry", "remote_created_at",
-            "custom_attributes", "user_id", "email",
+            "custom_attributes", "tags", "untags", "user_id", "email",
         ],
         "detach_company": ["company_id", "user_id", "email"],
         "track_event": ["event_name", "created_at", "user_id", "email", "metadata", "revenue", "currency"],

@@ -192,3 +192,19 @@ def test_every_spelling_of_the_signup_date_is_signed_up_at(spelling: str) -> Non
     plan = identified({"userId": "u1", "traits": {spelling: "2020-02-02T00:00:00Z"}})
     assert plan.body["signed_up_at"] == 1580601600
     assert "custom_attributes" not in plan.body
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (["vip", " beta ", "VIP", "", None, 7], ("vip", "beta", "7")),  # no repeats (Intercom ignores case), no blanks
+        ("vip", ("vip",)),  # one name
+        ({"not": "a list"}, ()),
+        ([f"t{n}" for n in range(30)], tuple(f"t{n}" for n in range(20))),  # at most 20 calls' worth
+    ],
+)
+def test_identify_tags_are_names_without_repeats(tags: Any, expected: tuple[str, ...]) -> None:
+    plan = identified({"userId": "u1", "traits": {"tags": tags}})
+    assert plan.tags == expected
+    assert plan.untags == ()
+    assert "tags" not in plan.custom_attributes

@@ -23,10 +23,12 @@ from intercom_destination.delivery.group import IdentifyCompany
 from intercom_destination.delivery.identify import IdentifyContact
 from intercom_destination.delivery.identity import IdentityCache
 from intercom_destination.delivery.leads import LeadMemory, Leads
+from intercom_destination.delivery.tags import Tagging
 from intercom_destination.delivery.track import TrackEvent
 from intercom_destination.intercom.attributes import AttributeRegistry
 from intercom_destination.intercom.client import IntercomClient
 from intercom_destination.intercom.errors import IntercomError
+from intercom_destination.intercom.tags import TagRegistry
 from intercom_destination.mapping.plans import DetachPlan, GroupPlan, IdentifyPlan, MergePlan, Plan, Skip, TrackPlan
 
 
@@ -44,9 +46,10 @@ class Deliverer:
         clock: Callable[[], float] = time.time,
     ) -> None:
         contacts = Contacts(client, registry, cache, write_window, clock)
+        tagging = Tagging(contacts, TagRegistry(client))
         self._leads = Leads(contacts, leads)
-        self._identify = IdentifyContact(contacts, self._leads)
-        self._group = IdentifyCompany(contacts)
+        self._identify = IdentifyContact(contacts, self._leads, tagging)
+        self._group = IdentifyCompany(contacts, tagging)
         self._track = TrackEvent(contacts)
 
     def deliver(self, plan: Plan, step: str = Step.ALL, state: dict[str, str] | None = None) -> str | None:

@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 from intercom_destination.delivery.contacts import Contacts
 from intercom_destination.delivery.errors import ContactNotFoundError, DeliveryError, Step, describe
 from intercom_destination.delivery.identity import contact_subject, fingerprint
+from intercom_destination.delivery.tags import Tagging
 from intercom_destination.intercom.errors import IntercomError, NotFoundError
 from intercom_destination.mapping.plans import ContactRef, DetachPlan, GroupPlan, Scalar
 from intercom_destination.mapping.requests import company_body
@@ -17,8 +18,9 @@ logger = Logger(child=True)
 
 
 class IdentifyCompany:
-    def __init__(self, contacts: Contacts) -> None:
+    def __init__(self, contacts: Contacts, tagging: Tagging) -> None:
         self._contacts = contacts
+        self._tagging = tagging
 
     def group(self, plan: GroupPlan, company_id: str | None) -> None:
         """Upsert the company (unless unchanged, or a replay already did: `company_id` given), then attach
@@ -28,6 +30,10 @@ class IdentifyCompany:
             company_id, remembered = self._contacts.with_attributes(
                 "company", plan.custom_attributes, lambda attributes: self._company(plan, attributes)
             )
+        try:
+            self._tagging.company(plan.company["company_id"], company_id, plan.tags, plan.untags)
+        except IntercomError as exc:  # the company is written: a replay tags it (and attaches) from there
+            raise DeliveryError(exc, Step.ATTACH, {"company": company_id}) from None
         subject = contact_subject(plan.contact)
         if subject is None:
             return

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from intercom_destination.delivery.contacts import Contacts
 from intercom_destination.delivery.identity import contact_subject, fingerprint
 from intercom_destination.delivery.leads import Leads, lead_subjects
+from intercom_destination.delivery.tags import Tagging
 from intercom_destination.mapping.plans import ContactBody, IdentifyPlan, Scalar
 from intercom_destination.mapping.requests import contact_body
 from intercom_destination.person import user_subject
@@ -18,14 +19,16 @@ logger = Logger(child=True)
 
 
 class IdentifyContact:
-    def __init__(self, contacts: Contacts, leads: Leads) -> None:
+    def __init__(self, contacts: Contacts, leads: Leads, tagging: Tagging) -> None:
         self._contacts = contacts
         self._leads = leads
+        self._tagging = tagging
 
     def identify(self, plan: IdentifyPlan) -> None:
         self._contacts.with_attributes(
             "contact", plan.custom_attributes, lambda attrs: self._write_contact(plan, attrs)
         )
+        self._tagging.contact(plan.contact, plan.tags, plan.untags)
 
     def _write_contact(self, plan: IdentifyPlan, attributes: dict[str, Scalar]) -> None:
         body = contact_body(plan, attributes)

@@ -71,6 +71,9 @@ def keys_of(plan: Plan) -> list[str]:
         company_id = plan.company["company_id"]
         keys += [f"company:{company_id}", f"written:group:{company_id}"]
         keys += [f"attached:{subject}:{company_id}"] if subject else []
+        keys += [f"tagged:group:{company_id}:{name.casefold()}" for name in (*plan.tags, *plan.untags)]
+    elif isinstance(plan, IdentifyPlan) and subject:
+        keys += [f"tagged:{subject}:{name.casefold()}" for name in (*plan.tags, *plan.untags)]
     return keys
 
 

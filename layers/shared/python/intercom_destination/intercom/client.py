@@ -153,6 +153,26 @@ class IntercomClient:
     def detach_company(self, contact_id: str, company_intercom_id: str) -> None:
         self._request("DELETE", f"/contacts/{_segment(contact_id)}/companies/{_segment(company_intercom_id)}")
 
+    # --- tags -----------------------------------------------------------------------------------
+    def list_tags(self) -> dict[str, str]:
+        """The workspace's tags: name → id."""
+        return {str(tag["name"]): str(tag["id"]) for tag in self._request("GET", "/tags").get("data", [])}
+
+    def create_tag(self, name: str) -> str:
+        """Create (or find: names are case-insensitive) the tag; its id."""
+        return str(self._request("POST", "/tags", {"name": name})["id"])
+
+    def tag_contact(self, contact_id: str, tag_id: str) -> None:
+        self._request("POST", f"/contacts/{_segment(contact_id)}/tags", {"id": tag_id})
+
+    def untag_contact(self, contact_id: str, tag_id: str) -> None:
+        self._request("DELETE", f"/contacts/{_segment(contact_id)}/tags/{_segment(tag_id)}")
+
+    def tag_company(self, name: str, company_id: str, untag: bool = False) -> None:
+        """Tag (or untag) the company with our `company_id`; the tag is created if the workspace lacks it."""
+        company: dict[str, Any] = {"company_id": company_id} | ({"untag": True} if untag else {})
+        self._request("POST", "/tags", {"name": name, "companies": [company]})
+
     # --- events and data attributes -------------------------------------------------------------
     def submit_event(self, body: EventBody, contact: dict[str, str]) -> None:
         """202 with an empty body; Intercom drops a repeat of the same contact + name + created_at."""

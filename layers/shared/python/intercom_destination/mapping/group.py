@@ -9,7 +9,7 @@ from intercom_destination.config.settings import LeadHandling
 from intercom_destination.intake.events import Group, Identify
 from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
 from intercom_destination.mapping.plans import CompanyBody, ContactRef, GroupPlan, Skip
-from intercom_destination.mapping.values import integer, text, unix
+from intercom_destination.mapping.values import integer, tag_names, text, unix
 
 #: Intercom stores monthly_spend as a 32-bit integer.
 MAX_MONTHLY_SPEND = 2_147_483_647
@@ -100,6 +100,17 @@ FIELDS: dict[str, Field] = {
         RESERVED_COMPANY_ATTRIBUTES,
         "every other trait, flattened (docs/mapping.md's value rules); mapped: an object, flattened the same way",
     ),
+    "tags": trait(
+        company_traits,
+        "tags",
+        coerce=tag_names,
+        description="`traits.tags`: tag names (or one), each applied once; Intercom's tags only add, at most 20",
+    ),
+    "untags": Field(
+        lambda call, _: None,
+        tag_names,
+        description='none by default; mapped: the tag names taken off the company, e.g. `{"@path": "$.traits.removed_tags"}`',
+    ),
     # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
     "user_id": Field(lambda call, _: call.userId, identifier, description="`userId`: the contact attached"),
     "email": Field(
@@ -119,6 +130,8 @@ def build(values: dict[str, Any], lead_handling: LeadHandling) -> GroupPlan | Sk
         company=company,
         custom_attributes=values["custom_attributes"] or {},
         contact=ContactRef(external_id=values["user_id"], email=values["email"]),
+        tags=values["tags"] or (),
+        untags=values["untags"] or (),
     )
 
 

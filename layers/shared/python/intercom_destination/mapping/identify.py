@@ -9,7 +9,7 @@ from intercom_destination.config.settings import LeadHandling
 from intercom_destination.intake.timestamps import unix_seconds
 from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
 from intercom_destination.mapping.plans import ContactBody, ContactRef, IdentifyPlan, Skip
-from intercom_destination.mapping.values import boolean, first, text, unix
+from intercom_destination.mapping.values import boolean, first, tag_names, text, unix
 
 #: Trait spellings read into standard contact fields (never also sent as custom attributes).
 _STANDARD_TRAITS = frozenset({
@@ -101,6 +101,17 @@ FIELDS: dict[str, Field] = {
         RESERVED_CONTACT_ATTRIBUTES,
         "every other trait, flattened (docs/mapping.md's value rules); mapped: an object, flattened the same way",
     ),
+    "tags": trait(
+        person_traits,
+        "tags",
+        coerce=tag_names,
+        description="`traits.tags`: tag names (or one), each applied once; Intercom's tags only add, at most 20",
+    ),
+    "untags": Field(
+        lambda call, _: None,
+        tag_names,
+        description='none by default; mapped: the tag names taken off the contact, e.g. `{"@path": "$.traits.removed_tags"}`',
+    ),
     "anonymous_id": Field(
         lambda call, _: call.anonymousId,
         identifier,
@@ -125,6 +136,8 @@ def build(values: dict[str, Any], lead_handling: LeadHandling) -> IdentifyPlan |
         body=body,
         custom_attributes=values["custom_attributes"] or {},
         anonymous_id=values["anonymous_id"],
+        tags=values["tags"] or (),
+        untags=values["untags"] or (),
     )
 
 

@@ -80,6 +80,8 @@ class IdentifyPlan:
         None  # the visitor: a lead we made for it joins this user, a lead made now is kept under it
     )
     email_on_create_only: bool = False  # a browser key's: the email of a user who exists is left as it is
+    tags: tuple[str, ...] = ()  # applied to the contact (tags only add)
+    untags: tuple[str, ...] = ()  # taken off it
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class GroupPlan:
     company: CompanyBody  # without custom_attributes
     custom_attributes: dict[str, Scalar] = field(default_factory=dict)
     contact: ContactRef = ContactRef()  # empty: upsert the company, attach nobody
+    tags: tuple[str, ...] = ()  # applied to the company (tags only add)
+    untags: tuple[str, ...] = ()  # taken off it
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,47 @@ def requests_of(plan: Plan) -> list[PlannedRequest]:
             return []
 
 
+def _contact_tags(plan: IdentifyPlan) -> list[PlannedRequest]:
+    tag: list[PlannedRequest] = [
+        {
+            "method": "POST",
+            "path": "/contacts/{contact id}/tags",
+            "body": {"id": f"{{id of tag {name}}}"},
+            "note": "unless applied before; the tag is created first (POST /tags) if the workspace lacks it",
+        }
+        for name in plan.tags
+    ]
+    untag: list[PlannedRequest] = [
+        {
+            "method": "DELETE",
+            "path": f"/contacts/{{contact id}}/tags/{{id of tag {name}}}",
+            "body": {},
+            "note": "if the workspace has the tag",
+        }
+        for name in plan.untags
+    ]
+    return tag + untag
+
+
+def _company_tags(plan: GroupPlan) -> list[PlannedRequest]:
+    company_id = plan.company["company_id"]
+    return [
+        {
+            "method": "POST",
+            "path": "/tags",
+            "body": {"name": name, "companies": [{"company_id": company_id, **({"untag": True} if untag else {})}]},
+            "note": "if the workspace has the tag" if untag else "unless applied before; the tag is created if missing",
+        }
+        for names, untag in ((plan.tags, False), (plan.untags, True))
+        for name in names
+    ]
+
+
 def _identify(plan: IdentifyPlan) -> list[PlannedRequest]:
+    return _write_contact(plan) + _contact_tags(plan)
+
+
+def _write_contact(plan: IdentifyPlan) -> list[PlannedRequest]:
     body = contact_body(plan, plan.custom_attributes)
     create: PlannedRequest = {"method": "POST", "path": "/contacts", "body": {**body, "role": plan.role}}
     if plan.contact.external_id is not None:
@@ -89,7 +129,7 @@ def _group(plan: GroupPlan) -> list[PlannedRequest]:
         "note": _ATTRIBUTES_NOTE,
     }
     if not plan.contact:
-        return [upsert]
+        return [upsert, *_company_tags(plan)]
     who = f"external_id {plan.contact.external_id}" if plan.contact.external_id else f"email {plan.contact.email}"
     attach: PlannedRequest = {
         "method": "POST",
@@ -97,7 +137,7 @@ def _group(plan: GroupPlan) -> list[PlannedRequest]:
         "body": {"id": "{company id}"},
         "note": f"the contact with {who}, found first unless known",
     }
-    return [upsert, attach]
+    return [upsert, *_company_tags(plan), attach]
 
 
 def _detach(plan: DetachPlan) -> list[PlannedRequest]:

@@ -17,6 +17,8 @@ MAX_STRING = 255
 MAX_INTEGER = 2**63 - 1
 _MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
 _MAX_NUMBER_TEXT = 64
+#: Tags one event may apply or remove.
+MAX_TAGS = 20
 #: Characters Intercom forbids in metadata keys, and that custom attribute names cannot carry.
 _BAD_KEY_CHARS = re.compile(r"[.$~`!@#%^&*'{}|\\\"\x00\s/]+")
 
@@ -74,6 +76,17 @@ def first(values: Mapping[str, Any], *keys: str) -> Any:
         if not is_empty(value):
             return value
     return None
+
+
+def tag_names(value: Any) -> tuple[str, ...] | None:
+    """Tag names: a list of them (or one name), each text, without repeats (Intercom compares names without
+    case), at most MAX_TAGS: each costs a call the first time."""
+    names = value if isinstance(value, list) else [value]
+    kept: dict[str, str] = {}
+    for name in names:
+        if (found := text(name)) and found.strip():
+            kept.setdefault(found.strip().casefold(), found.strip())
+    return tuple(list(kept.values())[:MAX_TAGS]) or None
 
 
 def text(value: Any) -> str | None:
