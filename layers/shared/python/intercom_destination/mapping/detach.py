@@ -6,25 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from intercom_destination.config.settings import LeadHandling
-from intercom_destination.mapping.fields import ActionKind, Field, identifier
-from intercom_destination.mapping.group import attached_email, company_id_of
+from intercom_destination.mapping.fields import ActionKind
+from intercom_destination.mapping.group import pair_fields
 from intercom_destination.mapping.plans import ContactRef, DetachPlan, Skip
-from intercom_destination.mapping.values import text
 
-FIELDS: dict[str, Field] = {
-    "company_id": Field(
-        lambda call, _: company_id_of(call),
-        identifier,
-        True,
-        description="`traits.company.id`, else the MD5 of `traits.company.name` (a group's: `groupId`); never `.` or `..`",
-    ),
-    "user_id": Field(lambda call, _: call.userId, identifier, description="`userId`: the contact detached"),
-    "email": Field(
-        lambda call, _: attached_email(call),
-        text,
-        description="the identify's own email (a group's `context.traits.email`): the contact detached, without a userId",
-    ),
-}
+FIELDS = pair_fields("detached")
 
 
 def build(values: dict[str, Any], lead_handling: LeadHandling) -> DetachPlan | Skip:

@@ -14,7 +14,7 @@ from intercom_destination.intake.events import Alias, Group, Identify, Page, Scr
 from intercom_destination.intake.timestamps import not_after
 from intercom_destination.mapping import kit
 from intercom_destination.mapping.plans import Plan
-from intercom_destination.mapping.values import custom_attributes, first, text
+from intercom_destination.mapping.values import custom_attributes, first, tag_names, text
 
 AnyCall = Identify | Track | Page | Screen | Group | Alias
 #: Where a type's fields read traits from by default (the person's, or a group's company's).
@@ -101,3 +101,20 @@ def field_table(kinds: Mapping[str, ActionKind]) -> str:
         for field_name, field in kind.fields.items():
             rows.append(f"| `{kind_name}` | `{field_name}` | {'yes' if field.required else ''} | {field.description} |")
     return "\n".join(rows)
+
+
+def tag_fields(traits: Traits, what: str) -> dict[str, Field]:
+    """`tags` (applied) and `untags` (taken off; none unless mapped) of a contact or company."""
+    return {
+        "tags": trait(
+            traits,
+            "tags",
+            coerce=tag_names,
+            description="`traits.tags`: tag names (or one), each applied once; Intercom's tags only add, at most 20",
+        ),
+        "untags": Field(
+            lambda call, _: None,
+            tag_names,
+            description=f'none by default; mapped: the tag names taken off the {what}, e.g. `{{"@path": "$.traits.removed_tags"}}`',
+        ),
+    }

@@ -7,9 +7,18 @@ from typing import Any
 
 from intercom_destination.config.settings import LeadHandling
 from intercom_destination.intake.events import Group, Identify
-from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
+from intercom_destination.mapping.fields import (
+    ActionKind,
+    AnyCall,
+    Field,
+    attributes,
+    identifier,
+    person_traits,
+    tag_fields,
+    trait,
+)
 from intercom_destination.mapping.plans import CompanyBody, ContactRef, GroupPlan, Skip
-from intercom_destination.mapping.values import integer, tag_names, text, unix
+from intercom_destination.mapping.values import integer, text, unix
 
 #: Intercom stores monthly_spend as a 32-bit integer.
 MAX_MONTHLY_SPEND = 2_147_483_647
@@ -63,13 +72,27 @@ def _spend(value: Any) -> int | None:
     return integer(value, MAX_MONTHLY_SPEND)
 
 
+def pair_fields(verb: str) -> dict[str, Field]:
+    """The company and the contact of an attach or a detach: `company_id`, `user_id`, `email`."""
+    return {
+        "company_id": Field(
+            lambda call, _: company_id_of(call),
+            identifier,
+            True,
+            description="`groupId` (an identify's: `traits.company.id`, else the MD5 of `traits.company.name`); never `.` or `..`",
+        ),
+        "user_id": Field(lambda call, _: call.userId, identifier, description=f"`userId`: the contact {verb}"),
+        "email": Field(
+            lambda call, _: attached_email(call),
+            text,
+            description=f"`context.traits.email` (never `traits.email`, the company's; an identify's own email): the contact {verb}, without a userId",
+        ),
+    }
+
+
+_PAIR = pair_fields("attached")
 FIELDS: dict[str, Field] = {
-    "company_id": Field(
-        lambda call, _: company_id_of(call),
-        identifier,
-        True,
-        description="`groupId` (an identify's: `traits.company.id`, else the MD5 of `traits.company.name`); never `.` or `..`",
-    ),
+    "company_id": _PAIR["company_id"],
     "name": trait(company_traits, "name", description="`traits.name`"),
     "plan": trait(company_traits, "plan", description="`traits.plan`"),
     "monthly_spend": trait(
@@ -100,24 +123,10 @@ FIELDS: dict[str, Field] = {
         RESERVED_COMPANY_ATTRIBUTES,
         "every other trait, flattened (docs/mapping.md's value rules); mapped: an object, flattened the same way",
     ),
-    "tags": trait(
-        company_traits,
-        "tags",
-        coerce=tag_names,
-        description="`traits.tags`: tag names (or one), each applied once; Intercom's tags only add, at most 20",
-    ),
-    "untags": Field(
-        lambda call, _: None,
-        tag_names,
-        description='none by default; mapped: the tag names taken off the company, e.g. `{"@path": "$.traits.removed_tags"}`',
-    ),
+    **tag_fields(company_traits, "company"),
     # The contact to attach. The user's email comes from context.traits: a group's traits.email is the company's.
-    "user_id": Field(lambda call, _: call.userId, identifier, description="`userId`: the contact attached"),
-    "email": Field(
-        lambda call, _: attached_email(call),
-        text,
-        description="`context.traits.email` (never `traits.email`, the company's; an identify's own email): the contact attached, without a userId",
-    ),
+    "user_id": _PAIR["user_id"],
+    "email": _PAIR["email"],
 }
 
 

@@ -7,9 +7,18 @@ from typing import Any, Literal, cast
 
 from intercom_destination.config.settings import LeadHandling
 from intercom_destination.intake.timestamps import unix_seconds
-from intercom_destination.mapping.fields import ActionKind, AnyCall, Field, attributes, identifier, person_traits, trait
+from intercom_destination.mapping.fields import (
+    ActionKind,
+    AnyCall,
+    Field,
+    attributes,
+    identifier,
+    person_traits,
+    tag_fields,
+    trait,
+)
 from intercom_destination.mapping.plans import ContactBody, ContactRef, IdentifyPlan, Skip
-from intercom_destination.mapping.values import boolean, first, tag_names, text, unix
+from intercom_destination.mapping.values import boolean, first, text, unix
 
 #: Trait spellings read into standard contact fields (never also sent as custom attributes).
 _STANDARD_TRAITS = frozenset({
@@ -101,17 +110,7 @@ FIELDS: dict[str, Field] = {
         RESERVED_CONTACT_ATTRIBUTES,
         "every other trait, flattened (docs/mapping.md's value rules); mapped: an object, flattened the same way",
     ),
-    "tags": trait(
-        person_traits,
-        "tags",
-        coerce=tag_names,
-        description="`traits.tags`: tag names (or one), each applied once; Intercom's tags only add, at most 20",
-    ),
-    "untags": Field(
-        lambda call, _: None,
-        tag_names,
-        description='none by default; mapped: the tag names taken off the contact, e.g. `{"@path": "$.traits.removed_tags"}`',
-    ),
+    **tag_fields(person_traits, "contact"),
     "anonymous_id": Field(
         lambda call, _: call.anonymousId,
         identifier,
