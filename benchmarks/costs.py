@@ -119,6 +119,15 @@ def measure() -> dict[str, Any]:
             body = json.dumps({"batch": [{**event, "messageId": f"m{next(_ids)}"} for event in events]})
             assert http.request("POST", running.url + "/v1/batch", body=body, headers=headers).status == 200
 
+        def per_event(intercom_before: int) -> dict[str, float]:
+            """What the events sent since the counter's reset cost, per person."""
+            return {
+                "intercom": (len(sandbox.requests()) - intercom_before) / PEOPLE,
+                "dynamodb": sum(counter.requests.values()) / PEOPLE,
+                "reads": counter.reads / PEOPLE,
+                "writes": counter.writes / PEOPLE,
+            }
+
         for mix, make in MIXES.items():
             for phase in ("first seen", "repeat"):
                 if phase == "first seen":
@@ -130,22 +139,12 @@ def measure() -> dict[str, Any]:
                 counter.reset()
                 before = len(sandbox.requests())
                 send([make(f"p{n}") for n in range(PEOPLE)])
-                results[f"{mix}, {phase}"] = {
-                    "intercom": (len(sandbox.requests()) - before) / PEOPLE,
-                    "dynamodb": sum(counter.requests.values()) / PEOPLE,
-                    "reads": counter.reads / PEOPLE,
-                    "writes": counter.writes / PEOPLE,
-                }
+                results[f"{mix}, {phase}"] = per_event(before)
         counter.reset()  # a browser: one event per request (the repeat tracks' people, known by now)
         before = len(sandbox.requests())
         for n in range(PEOPLE):
             send([_track(f"p{n}")])
-        results["track, one event per request"] = {
-            "intercom": (len(sandbox.requests()) - before) / PEOPLE,
-            "dynamodb": sum(counter.requests.values()) / PEOPLE,
-            "reads": counter.reads / PEOPLE,
-            "writes": counter.writes / PEOPLE,
-        }
+        results["track, one event per request"] = per_event(before)
     finally:
         running.stop()
     results["cpu"] = _cpu()
