@@ -8,7 +8,7 @@ WEB_STAMP := tests/web/node_modules/.installed
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements/sam.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install sam lock browser dev replay unpark forget actions-check preview test lint unit bench soak clean
+.PHONY: install sam lock browser dev replay unpark forget backfill actions-check preview test lint unit bench soak clean
 
 # Installs exactly the hashed lock: the same packages on every machine, or a refusal. An older Python is
 # named first, in one line (pip would answer with a wall of resolver errors).
@@ -71,6 +71,9 @@ forget: install  ## with `make dev` running: USER_ID=u-1 and/or EMAIL=...: delet
 
 actions-check: install  ## validate the actions file (ACTIONS_FILE, else the layer's default) and list its actions
 	$(BIN)/python -m local.actions check
+
+backfill: install  ## with `make dev` running: FILE=<archive file or folder> [DRY_RUN=1] [SHARE=0.5] [RUN=name]: history into Intercom, resumable
+	$(BIN)/python -m local.backfill $(FILE) $(if $(DRY_RUN),--dry-run) $(if $(SHARE),--share $(SHARE)) $(if $(RUN),--run $(RUN)) $(if $(STATUS),--status $(STATUS))
 
 preview: install  ## EVENT=events/track.json (or - for stdin): the actions it fires and the Intercom requests; none sent
 	@test -n "$(EVENT)" || (echo "usage: make preview EVENT=events/track.json   (or EVENT=- to read stdin)" && exit 2)

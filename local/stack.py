@@ -5,6 +5,7 @@ ingest function behind the API Gateway adapter, and the redrive function. Used b
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import re
@@ -128,6 +129,7 @@ def function_env(
         "AWS_ENDPOINT_URL_SQS": resources.endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": resources.endpoint,
         "AWS_ENDPOINT_URL_SSM": resources.endpoint,
+        "AWS_ENDPOINT_URL_S3": resources.endpoint,
     }
     return env | overrides
 
@@ -156,13 +158,41 @@ def attach_to_dev() -> tuple[Resources, str]:
             "terminal, or set AWS_PORT and SANDBOX_PORT to the ports its banner printed"
         )
     resources = provision(f"http://127.0.0.1:{aws_port}")
-    api_base = environment.api_base() or f"http://127.0.0.1:{environment.port('SANDBOX_PORT')}"
+    published = published_env(resources.endpoint)
+    api_base = (
+        environment.api_base()
+        or published.get("INTERCOM_API_BASE")
+        or f"http://127.0.0.1:{environment.port('SANDBOX_PORT')}"
+    )
     token = os.environ.get("INTERCOM_ACCESS_TOKEN") or DEFAULT_TOKEN
+    env = function_env(write_key="unused", intercom_api_base=api_base, intercom_token=token, resources=resources)
     configure(
-        **function_env(write_key="unused", intercom_api_base=api_base, intercom_token=token, resources=resources),
+        **(env | published | {"INTERCOM_API_BASE": api_base, "INTERCOM_ACCESS_TOKEN": token}),
         POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     )
     return resources, api_base
+
+
+#: Where a running stack publishes its functions' settings (secrets left out), in its own embedded SSM.
+_PUBLISHED = "/intercom-destination/dev/function-env"
+_UNPUBLISHED = ("INTERCOM_ACCESS_TOKEN", "WEBHOOK_SECRETS")
+
+
+def publish_env(endpoint: str, env: dict[str, str]) -> None:
+    """What the running stack's functions were given (its actions file, its settings), for the commands that
+    attach to it (`make backfill`, `make replay`, `make forget`) to run with the same."""
+    shown = {name: value for name, value in env.items() if name not in _UNPUBLISHED}
+    ssm = boto3.client("ssm", endpoint_url=endpoint)
+    ssm.put_parameter(Name=_PUBLISHED, Value=json.dumps(shown), Type="String", Overwrite=True)
+
+
+def published_env(endpoint: str) -> dict[str, str]:
+    """The running stack's published settings (none from a stack older than publishing)."""
+    ssm = boto3.client("ssm", endpoint_url=endpoint)
+    try:
+        return dict(json.loads(ssm.get_parameter(Name=_PUBLISHED)["Parameter"]["Value"]))
+    except ssm.exceptions.ParameterNotFound:
+        return {}
 
 
 def answers(host: str, port: int) -> bool:
@@ -226,6 +256,7 @@ class Stack:
         """Default settings plus `overrides`, read by the next invocation of every function (cold starts)."""
         env = self.function_env(**overrides)
         configure(**env)
+        publish_env(self.resources.endpoint, env)
         if isinstance(self.adapter, Instances):
             self.adapter.configure(env)
 
@@ -401,6 +432,7 @@ def start(
         write_key=write_key, intercom_api_base=intercom_api_base, intercom_token=token, resources=resources
     )
     configure(**env)
+    publish_env(resources.endpoint, env)
     adapter: Adapter | Instances
     if instances:
         adapter = Instances(instances, env, host=host, port=port).start()

@@ -19,7 +19,7 @@ FLOORS = {
     "delivery": 4, "telemetry": 4,
     "durability": 5,
     "ingest": 6, "replay": 6, "forget": 6,
-    "actions_source": 7,
+    "actions_source": 7, "backfill": 7,
     "wiring": 8,
 }  # fmt: skip
 MODULES = sorted(path for path in PACKAGE.rglob("*.py") if path.name != "__init__.py")

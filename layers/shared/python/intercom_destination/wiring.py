@@ -22,6 +22,7 @@ from intercom_destination.durability.people import People
 from intercom_destination.durability.queue import Queue
 from intercom_destination.durability.record_sync import RecordSync
 from intercom_destination.ingest.service import Ingest
+from intercom_destination.intake.inbound import Caller, caller_of
 from intercom_destination.intercom.attributes import AttributeRegistry
 from intercom_destination.intercom.calls import Call
 from intercom_destination.intercom.client import IntercomClient, new_pool
@@ -29,6 +30,8 @@ from intercom_destination.intercom.errors import RetryableError
 from intercom_destination.intercom.rate_limit import RateLimitState
 
 if TYPE_CHECKING:  # imported where built: the ingest function's cold start never loads the others' code
+    from intercom_destination.backfill.checkpoints import Checkpoints
+    from intercom_destination.backfill.runner import Backfill
     from intercom_destination.forget.service import Forgetter
     from intercom_destination.replay.redrive import Redrive
 
@@ -145,21 +148,22 @@ def _queues(settings: Settings) -> tuple[Queue, Queue]:
     )
 
 
-def _dedupe(settings: Settings) -> Dedupe:
-    # A claim outlives the request's budget plus one Intercom call, then frees the event for a resend.
-    claim_seconds = settings.delivery_budget_seconds + settings.intercom_read_timeout + 5
+def _claim_seconds(settings: Settings, budget: float) -> float:
+    """A claim outlives the request's budget plus one Intercom call, then frees the event for a resend."""
+    return budget + settings.intercom_read_timeout + 5
+
+
+def _dedupe(settings: Settings, window_seconds: int | None = None, budget: float | None = None) -> Dedupe:
     return Dedupe(
         _dynamodb(),
         _required(settings.idempotency_table, "IDEMPOTENCY_TABLE"),
-        settings.idempotency_window_seconds,
-        claim_seconds,
+        window_seconds or settings.idempotency_window_seconds,
+        _claim_seconds(settings, budget or settings.delivery_budget_seconds),
         _executor(),
     )
 
 
-@cache
-def ingest_service() -> Ingest:
-    settings = get_settings()
+def _ingest(settings: Settings, dedupe: Dedupe) -> Ingest:
     dead_letters, parking = _queues(settings)
     return Ingest(
         settings,
@@ -168,12 +172,70 @@ def ingest_service() -> Ingest:
         _executor(),
         dead_letters,
         parking,
-        _dedupe(settings),
+        dedupe,
         _people(),
         _records(),
         lambda: webhook_secrets(settings),
         ActionsSource(settings.actions_file, settings.actions_parameter, secrets.parameter),
     )
+
+
+@cache
+def ingest_service() -> Ingest:
+    settings = get_settings()
+    return _ingest(settings, _dedupe(settings))
+
+
+def backfill_ingest() -> Ingest:
+    """The live pipeline whose claims are the backfill's ledger: kept BACKFILL_LEDGER_DAYS, not a day, so an
+    archive line read again in any later run is a duplicate."""
+    settings = get_settings()
+    ledger = settings.backfill_ledger_days * 86400
+    return _ingest(settings, _dedupe(settings, ledger, settings.backfill_chunk_seconds))
+
+
+def backfill_caller(settings: Settings) -> Caller:
+    """Whose messageIds the archive's are (BACKFILL_WRITE_KEY, or the first server key): the same key scopes
+    the live de-duplication, so an archived event that also arrived live within its window is a duplicate."""
+    if settings.backfill_write_key:
+        return Caller(settings.backfill_write_key)
+    servers = [caller for caller in map(caller_of, write_keys(settings)) if not caller.browser]
+    return servers[0] if servers else Caller("")
+
+
+def backfill_service(run: str, share: float | None = None) -> Backfill:
+    """A backfill run (`run` names its checkpoints), paced to `share` of Intercom's window (BACKFILL_SHARE;
+    by default what the redrive leaves live traffic: 1 - REDRIVE_LIVE_SHARE)."""
+    from intercom_destination.backfill.checkpoints import Checkpoints
+    from intercom_destination.backfill.pacing import Pacer
+    from intercom_destination.backfill.runner import Backfill
+
+    settings = get_settings()
+    client = _client()
+    ledger = settings.backfill_ledger_days * 86400
+    table = _required(settings.idempotency_table, "IDEMPOTENCY_TABLE")
+    return Backfill(
+        backfill_ingest(),
+        backfill_caller(settings),
+        Checkpoints(_dynamodb(), table, run, ledger),
+        Pacer(client.rate_limit, backfill_share(settings, share), settings.backfill_chunk_events),
+        client.calls,
+        settings.backfill_chunk_seconds,
+        _claim_seconds(settings, settings.backfill_chunk_seconds),
+    )
+
+
+def backfill_share(settings: Settings, share: float | None = None) -> float:
+    return share or settings.backfill_share or 1 - settings.redrive_live_share
+
+
+def checkpoints(run: str) -> Checkpoints:
+    """A run's checkpoints, for its status."""
+    from intercom_destination.backfill.checkpoints import Checkpoints
+
+    settings = get_settings()
+    table = _required(settings.idempotency_table, "IDEMPOTENCY_TABLE")
+    return Checkpoints(_dynamodb(), table, run, settings.backfill_ledger_days * 86400)
 
 
 @cache

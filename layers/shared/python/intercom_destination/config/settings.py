@@ -73,6 +73,15 @@ class Settings(BaseModel):
     redrive_max_replays: int = Field(default=10, gt=0, le=1000)  # failed tries before the redrive parks it
     redrive_live_share: float = Field(default=0.2, ge=0, lt=1)  # of Intercom's window, left to live traffic
     redrive_round_seconds: float = Field(default=90.0, gt=0)  # well inside the dead-letter queue's 120 s visibility
+    # Backfill from an archive (docs/backfill.md).
+    backfill_share: float | None = Field(default=None, gt=0, le=1)  # of Intercom's window; default: 1 - live share
+    backfill_ledger_days: int = Field(default=400, gt=0)  # how long a backfilled messageId counts as done
+    backfill_chunk_events: int = Field(default=200, gt=0, le=2500)
+    backfill_chunk_seconds: float = Field(default=30.0, gt=0, le=300)
+    backfill_write_key: str | None = Field(default=None, repr=False)  # the key the archive's events were sent with
+    backfill_bucket: str | None = None
+    backfill_queue_url: str | None = None
+    intercom_rate_limit_per_minute: int = Field(default=10000, gt=0)  # for estimates; Intercom's headers rule
 
     @field_validator("intercom_region")
     @classmethod

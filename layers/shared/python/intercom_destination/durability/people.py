@@ -298,16 +298,11 @@ class People:
         return deleted
 
     def tombstone(self, ids: list[str], at_ms: int) -> None:
-        """Mark person ids (`userId:…`, `email:…`, hashed) forgotten as of `at_ms`, for as long as a queued
-        message can live: the redrive drops a message of theirs received before it, ingest an event of theirs
-        dated before it (an SDK's or a pipeline's resend)."""
-        expiration = {"N": str(int(self._clock()) + RETENTION_SECONDS)}
+        """Mark person ids (`userId:…`, `email:…`, hashed) forgotten as of `at_ms`, for good: the redrive
+        drops a message of theirs received before it, ingest an event of theirs dated before it (an SDK's or
+        a pipeline's resend, a backfill of any age). The hashes are the suppression list (docs/privacy.md)."""
         for person_id in ids:
-            item = {
-                "id": {"S": _FORGOTTEN + hashed(person_id)},
-                "forgotten_at": {"N": str(at_ms)},
-                "expiration": expiration,
-            }
+            item = {"id": {"S": _FORGOTTEN + hashed(person_id)}, "forgotten_at": {"N": str(at_ms)}}
             self._dynamodb.put_item(TableName=self._table, Item=item)
 
     def forgotten(self, ids: Iterable[str]) -> dict[str, int]:

@@ -46,6 +46,8 @@ from intercom_destination.ingest.work import NEXT, Ending, Outcome, Unmappable, 
 from intercom_destination.intake.answers import ItemError
 from intercom_destination.intake.inbound import (
     PREVIEW_PATH,
+    Caller,
+    Item,
     RawRequest,
     RequestError,
 )
@@ -113,16 +115,21 @@ class Ingest:
         return result[0]
 
     def _handle(self, path_kind: str, request: RawRequest, received_at: datetime, started: float) -> Answer:
-        settings = self._settings
         caller, items = self._reader.read(path_kind, request)
         if caller.browser and not self._browser_budget.take(request.source_ip):
             raise RequestError(
                 429, "rate_limited", "too many requests from this address with a browser key; retry later"
             )
+        return self.process(caller, items, received_at, started, self._settings.delivery_budget_seconds).answer()
 
-        # Intercom calls end early enough to leave the finishing work after them its time in the budget.
-        deadline = started + settings.delivery_budget_seconds
-        deadline -= self._reserve.seconds(len(items), settings.delivery_budget_seconds)
+    def process(
+        self, caller: Caller, items: list[Item], received_at: datetime, started: float, budget: float
+    ) -> Report:
+        """Every event of `items` to its end (as `handle` does after reading a request; a backfill's chunks
+        come here too): the report says how each ended. Intercom calls end early enough to leave the
+        finishing work after them its time in `budget`."""
+        settings = self._settings
+        deadline = started + budget - self._reserve.seconds(len(items), budget)
         report = Report()
         actions = self._reader.actions()
         prepared = [work for item in items for work in prepare(item, caller, received_at, report, actions, settings)]
@@ -151,7 +158,11 @@ class Ingest:
             "finishing_ms": int((finished - delivered) * 1000),
         }
         logger.info("request handled", extra={"events": len(items), "outcomes": dict(report.counts), **timings})
-        return report.answer()
+        return report
+
+    def actions(self) -> ActionSet:
+        """The actions in force (a backfill's dry run previews with them)."""
+        return self._reader.actions()
 
     def preview(self, request: RawRequest, received_at: datetime) -> Answer:
         """What the events of a request would do: the actions each fires and the Intercom requests each would
