@@ -136,7 +136,6 @@ def _run(parts: list[Any], args: argparse.Namespace) -> None:
     from intercom_destination.backfill.sources import run_name
 
     run = args.run or run_name(parts, salt=str(Path(args.file).resolve()))
-    wiring.checkpoints(run).start([part.name for part in parts], {"source": str(Path(args.file).resolve())})
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -53,15 +53,14 @@ class Checkpoints:
         self.run = run
         self._retention = retention_seconds
 
-    def start(self, parts: list[str], details: dict[str, Any]) -> None:
+    def start(self, parts: list[str]) -> None:
         """Name the run's parts (a second start of the same run keeps the first start's time)."""
         self._dynamodb.update_item(
             TableName=self._table,
             Key={"id": {"S": self._key()}},
-            UpdateExpression="SET parts = :p, details = :d, expiration = :e, started_at = if_not_exists(started_at, :t)",
+            UpdateExpression="SET parts = :p, expiration = :e, started_at = if_not_exists(started_at, :t)",
             ExpressionAttributeValues={
                 ":p": {"S": json.dumps(parts)},
-                ":d": {"S": json.dumps(details)},
                 ":e": {"N": str(int(time.time()) + self._retention)},
                 ":t": {"N": str(int(time.time()))},
             },

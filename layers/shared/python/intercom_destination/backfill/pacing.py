@@ -41,7 +41,7 @@ class Pacer:
 
     @property
     def calls_per_event(self) -> float:
-        return self._calls / self._events if self._events else _FIRST_CALLS_PER_EVENT
+        return self._calls / self._events if self._calls else _FIRST_CALLS_PER_EVENT
 
     def observe(self, events: int, calls: int) -> None:
         """A chunk of `events` made `calls` Intercom calls."""

@@ -89,6 +89,7 @@ class Backfill:
         """Every part not finished yet, from its checkpoint. Raises Stopped when `stop()` ends it early, or
         when events could not be made durable (the next start retries them)."""
         tick = Tick(bytes_total=sum(part.size for part in parts))
+        self._checkpoints.start([part.name for part in parts])
         for part in parts:
             progress = self._checkpoints.load(part.name)
             if not progress.done:
