@@ -65,14 +65,16 @@ def test_an_archive_is_delivered_and_its_bad_lines_reported(sandbox: SandboxCont
     seen, on_tick = ticks()
     wiring.backfill_service("delivered").run(parts, on_tick=on_tick)
     state = sandbox.state()
-    assert len(state["contacts"]) == PEOPLE and len(state["companies"]) == 3
+    assert len(state["contacts"]) == PEOPLE
+    assert len(state["companies"]) == 3
     assert Counter(event["event_name"] for event in state["events"]) == {"Order Completed": 2 * PEOPLE}
     status = wiring.checkpoints("delivered").status()
     assert status["counts"]["identify.delivered"] == PEOPLE
     assert status["counts"]["track.delivered"] == 2 * PEOPLE
     invalid = {(item["part"], item["line"]) for item in status["invalid"]}
     assert invalid == {("segment-logs/src/2026-02-01/a.gz", 4 * PEOPLE + 1), ("segment-logs/src/2026-02-02/b.gz", 1)}
-    assert seen[-1].events == 4 * PEOPLE + 1 and seen[-1].bytes_done == seen[-1].bytes_total
+    assert seen[-1].events == 4 * PEOPLE + 1
+    assert seen[-1].bytes_done == seen[-1].bytes_total
 
 
 def test_a_stopped_backfill_goes_on_and_every_event_is_delivered_once(
@@ -117,14 +119,16 @@ def test_a_forgotten_person_stays_forgotten_whatever_the_archive_age(
     wiring.backfill_service("forgotten").run(local_parts(tmp_path), on_tick=lambda tick: None)
     assert [c["external_id"] for c in sandbox.state()["contacts"]] == ["u-0"]
     counts = wiring.checkpoints("forgotten").status()["counts"]
-    assert counts["identify.forgotten"] == 1 and counts["track.forgotten"] == 2
+    assert counts["identify.forgotten"] == 1
+    assert counts["track.forgotten"] == 2
     table = boto3.client("dynamodb", endpoint_url=stack.resources.endpoint)
     tombstones = [
         item
         for item in table.scan(TableName=stack.resources.table)["Items"]
         if item["id"]["S"].startswith("intercom-destination#forgotten#")
     ]
-    assert tombstones and all("expiration" not in item for item in tombstones)  # kept for good
+    assert tombstones
+    assert all("expiration" not in item for item in tombstones)
 
 
 def test_paced_by_the_window(sandbox: SandboxControl, tmp_path: Path) -> None:

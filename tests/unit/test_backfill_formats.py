@@ -102,7 +102,8 @@ def test_hostile_values_stay_inside_their_event() -> None:
 def test_a_truncated_gzip_ends_the_file_with_an_invalid_line() -> None:
     archive = gzip.compress(ndjson(*(segment_line(n) for n in range(2000))))
     read_lines = read(archive[: len(archive) // 2])
-    assert read_lines[-1].error is not None and "truncated" in read_lines[-1].error
+    assert read_lines[-1].error is not None
+    assert "truncated" in read_lines[-1].error
     assert 0 < len(read_lines) < 2000
     assert all(line.events for line in read_lines[:-1])
 

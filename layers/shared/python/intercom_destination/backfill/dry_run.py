@@ -6,6 +6,7 @@ limit, counting the requests the actions plan (lookups Intercom may also need ar
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ class DryRun:
         self.invalid_count = 0
         self.samples: dict[str, list[Any]] = defaultdict(list)
 
-    def read(self, parts: list[Part]) -> dict[str, Any]:
+    def read(self, parts: Sequence[Part]) -> dict[str, Any]:
         for part in parts:
             with closing(part.open()) as raw:
                 try:

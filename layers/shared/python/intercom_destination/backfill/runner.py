@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,8 +43,11 @@ class Stopped(RuntimeError):
 class Part(Protocol):
     """A file, or a byte range of an S3 object, read as one unit of progress."""
 
-    name: str
-    size: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
 
     def open(self) -> IO[bytes]: ...
 
@@ -84,7 +87,7 @@ class Backfill:
         self._sleep = sleep
 
     def run(
-        self, parts: list[Part], stop: Callable[[], bool] = lambda: False, on_tick: Callable[[Tick], None] = print
+        self, parts: Sequence[Part], stop: Callable[[], bool] = lambda: False, on_tick: Callable[[Tick], None] = print
     ) -> Tick:
         """Every part not finished yet, from its checkpoint. Raises Stopped when `stop()` ends it early, or
         when events could not be made durable (the next start retries them)."""
