@@ -54,12 +54,17 @@ class Resources:
     parking_queue_url: str
     table: str
     prefix: str = PREFIX
+    backfill_queue_url: str = ""
+    backfill_bucket: str = ""
 
     def clear(self) -> None:
-        """Empty the queues and the idempotency table (between tests)."""
+        """Empty the queues, the backfill bucket and the idempotency table (between tests)."""
         sqs = boto3.client("sqs", endpoint_url=self.endpoint)
-        for url in (self.dead_letter_queue_url, self.parking_queue_url):
+        for url in (self.dead_letter_queue_url, self.parking_queue_url, self.backfill_queue_url):
             sqs.delete_queue(QueueUrl=url)  # PurgeQueue is allowed once a minute; moto recreates at once
+        s3 = boto3.client("s3", endpoint_url=self.endpoint)
+        for item in s3.list_objects_v2(Bucket=self.backfill_bucket).get("Contents", []):
+            s3.delete_object(Bucket=self.backfill_bucket, Key=item["Key"])
         assert provision(self.endpoint, prefix=self.prefix) == self
         dynamodb = boto3.client("dynamodb", endpoint_url=self.endpoint)
         for page in dynamodb.get_paginator("scan").paginate(TableName=self.table, ProjectionExpression="id"):
@@ -111,7 +116,10 @@ def provision(endpoint: str, max_receive_count: int = MAX_RECEIVE_COUNT, prefix:
         dynamodb.update_time_to_live(
             TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
-    return Resources(endpoint, dead_letters, parking, IDEMPOTENCY_TABLE, prefix)
+    backfill = sqs.create_queue(QueueName=f"{prefix}-backfill", Attributes={"VisibilityTimeout": "5400"})["QueueUrl"]
+    bucket = f"{prefix}-backfill"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    return Resources(endpoint, dead_letters, parking, IDEMPOTENCY_TABLE, prefix, backfill, bucket)
 
 
 def function_env(
@@ -126,6 +134,8 @@ def function_env(
         "DEAD_LETTER_QUEUE_URL": resources.dead_letter_queue_url,
         "PARKING_QUEUE_URL": resources.parking_queue_url,
         "IDEMPOTENCY_TABLE": resources.table,
+        "BACKFILL_QUEUE_URL": resources.backfill_queue_url,
+        "BACKFILL_BUCKET": resources.backfill_bucket,
         "AWS_ENDPOINT_URL_SQS": resources.endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": resources.endpoint,
         "AWS_ENDPOINT_URL_SSM": resources.endpoint,
@@ -221,6 +231,10 @@ def load_redrive() -> Handler:
 
 def load_forget() -> Handler:
     return load_handler(ROOT / "functions" / "forget" / "app.py", "forget_app")
+
+
+def load_backfill() -> Handler:
+    return load_handler(ROOT / "functions" / "backfill" / "app.py", "backfill_app")
 
 
 def invoke(

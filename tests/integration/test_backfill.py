@@ -177,3 +177,47 @@ def test_s3_objects_split_into_ranges_read_every_line_once(stack: local_stack.St
         assert sum(part.whole for part in parts) == 1  # the gzip object is one part
         read = [event["messageId"] for part in parts for line in lines(part.open(), part.name) for event in line.events]
         assert sorted(read) == sorted(2 * [event["messageId"] for event in events])
+
+
+def test_on_aws_a_start_queues_parts_workers_read_them_and_the_last_writes_the_report(
+    stack: local_stack.Stack, sandbox: SandboxControl
+) -> None:
+    """The backfill function as Lambda runs it: a start, then SQS records to workers (one whose time runs
+    out hands its part on), a status, and a report object once the last part is done."""
+    s3 = boto3.client("s3", endpoint_url=stack.resources.endpoint)
+    bucket, prefix = stack.resources.backfill_bucket, "segment-logs/src-1/"
+    events = history()
+    for day, chunk in enumerate((events[:20], events[20:])):
+        body = gzip.compress(b"".join(json.dumps(event).encode() + b"\n" for event in chunk))
+        s3.put_object(Bucket=bucket, Key=f"{prefix}2026-02-0{day + 1}/{day}.gz", Body=body)
+    handler = local_stack.load_backfill()
+    started = local_stack.invoke(handler, {"start": {"prefix": prefix}}, name="backfill")
+    assert started["parts"] == 2
+    sqs = boto3.client("sqs", endpoint_url=stack.resources.endpoint)
+    url = stack.resources.backfill_queue_url
+
+    def records() -> list[dict[str, Any]]:
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in received:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [
+            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+             "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:backfill", "awsRegion": "us-east-1"}
+            for m in received
+        ]  # fmt: skip
+
+    first, second = records()
+    out_of_time = local_stack.invoke(handler, {"Records": [first]}, timeout_seconds=60, name="backfill")
+    assert out_of_time == {"batchItemFailures": []}  # no time to read: the part goes back to the queue
+    (handed_on,) = records()
+    assert json.loads(handed_on["body"]) == json.loads(first["body"])
+    for record in (handed_on, second):
+        answer = local_stack.invoke(handler, {"Records": [record]}, timeout_seconds=900, name="backfill")
+        assert answer == {"batchItemFailures": []}
+    status = local_stack.invoke(handler, {"status": started["run"]}, name="backfill")
+    assert (status["parts"], status["parts_done"]) == (2, 2)
+    assert status["counts"]["track.delivered"] == 2 * PEOPLE
+    report = s3.get_object(Bucket=bucket, Key=f"{prefix}_reports/{started['run']}.json")["Body"].read()
+    assert json.loads(report) == status
+    assert len(sandbox.state()["events"]) == 2 * PEOPLE

@@ -46,7 +46,7 @@ def test_the_deploy_snippet_names_what_exists(page: Path, template: dict[str, An
 def test_the_functions_the_readme_invokes_are_the_templates(template: dict[str, Any]) -> None:
     readme = (ROOT / "README.md").read_text()
     invoked = set(re.findall(r"sam remote invoke (\w+)", readme))
-    assert invoked == {"RedriveFunction", "ForgetFunction"}
+    assert invoked == {"RedriveFunction", "ForgetFunction", "BackfillFunction"}
     assert invoked <= set(template["Resources"])
 
 

@@ -199,3 +199,53 @@ def test_the_ingest_role_may_run_the_claims_partiql_inserts(template: dict[str, 
     (table_grant,) = grants
     assert {"dynamodb:PartiQLInsert", "dynamodb:PutItem", "dynamodb:GetItem"} <= set(table_grant["Action"])
     assert table_grant["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+
+
+BACKFILL = ("BackfillBucket", "BackfillQueue", "BackfillFailedQueue", "BackfillFunction", "BackfillLogGroup")
+
+
+def test_the_backfill_is_created_only_when_enabled(template: dict[str, Any]) -> None:
+    """Backfill=disabled (the default) creates none of it; a bucket only when none is named."""
+    resources = template["Resources"]
+    assert template["Parameters"]["Backfill"]["Default"] == "disabled"
+    assert {name: resources[name]["Condition"] for name in BACKFILL} == {
+        "BackfillBucket": "CreateBackfillBucket",
+        **{name: "EnableBackfill" for name in BACKFILL if name != "BackfillBucket"},
+    }
+    for name, resource in resources.items():
+        if name.startswith("Backfill"):
+            assert resource.get("Condition") in ("EnableBackfill", "CreateBackfillBucket"), name
+
+
+def test_a_backfill_worker_hands_its_part_on_before_the_queue_shows_it_again(template: dict[str, Any]) -> None:
+    """An SQS event source needs the queue's visibility timeout at least the function's timeout (CloudFormation
+    refuses less); Lambda's guide advises six times it. A worker stops with MARGIN_SECONDS left, more than a
+    chunk's budget, so its checkpoint and the hand-on message are written in time."""
+    from functions.backfill.app import MARGIN_SECONDS
+
+    worker = template["Resources"]["BackfillFunction"]["Properties"]
+    queue = template["Resources"]["BackfillQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    assert worker["Timeout"] <= 900  # Lambda's maximum
+    assert 2 * Settings().backfill_chunk_seconds <= MARGIN_SECONDS
+    (source,) = worker["Events"].values()
+    assert source["Properties"]["BatchSize"] == 1
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "BackfillWorkers"}
+    workers = template["Parameters"]["BackfillWorkers"]
+    assert (workers["MinValue"], workers["MaxValue"]) == (2, 1000)  # ScalingConfig's own bounds
+
+
+def test_the_backfill_bucket_is_private_and_kept(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["BackfillBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert set(bucket["Properties"]["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"), [("", True), ("0.5", True), ("1", True), (".25", True), ("0", False), ("1.5", False)]
+)
+def test_the_backfill_share_is_a_share(template: dict[str, Any], value: str, allowed: bool) -> None:
+    pattern = template["Parameters"]["BackfillShare"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is allowed

@@ -31,6 +31,7 @@ from intercom_destination.intercom.rate_limit import RateLimitState
 
 if TYPE_CHECKING:  # imported where built: the ingest function's cold start never loads the others' code
     from intercom_destination.backfill.checkpoints import Checkpoints
+    from intercom_destination.backfill.fleet import Fleet
     from intercom_destination.backfill.runner import Backfill
     from intercom_destination.forget.service import Forgetter
     from intercom_destination.replay.redrive import Redrive
@@ -222,6 +223,21 @@ def backfill_service(run: str, share: float | None = None) -> Backfill:
         client.calls,
         settings.backfill_chunk_seconds,
         _claim_seconds(settings, settings.backfill_chunk_seconds),
+    )
+
+
+def backfill_fleet() -> Fleet:
+    """The AWS side of a backfill: its bucket, its queue of parts, its workers' runs."""
+    from intercom_destination.backfill.fleet import Fleet
+
+    settings = get_settings()
+    return Fleet(
+        boto3.client("s3", config=_AWS_CONFIG),
+        _sqs(),
+        _required(settings.backfill_queue_url, "BACKFILL_QUEUE_URL"),
+        _required(settings.backfill_bucket, "BACKFILL_BUCKET"),
+        checkpoints,
+        backfill_service,
     )
 
 

@@ -27,7 +27,7 @@ from intercom_destination.backfill.pacing import Pacer
 from intercom_destination.ingest.report import Report
 from intercom_destination.ingest.service import Ingest
 from intercom_destination.intake.inbound import Caller, Item
-from intercom_destination.intercom.calls import CallLog
+from intercom_destination.intercom.calls import Call, CallLog
 
 logger = Logger(child=True)
 #: Tries of a chunk's events that could not be claimed (another reader holds them, DynamoDB throttled),
@@ -37,7 +37,9 @@ BUSY_TRIES = 3
 
 class Stopped(RuntimeError):
     """The run ended before its archive did (asked to stop, or events that cannot be made durable); it
-    goes on from its checkpoints when started again."""
+    goes on from its checkpoints when started again. `tick`: what it did until then."""
+
+    tick: Tick | None = None
 
 
 class Part(Protocol):
@@ -61,6 +63,7 @@ class Tick:
     bytes_total: int = 0
     paused_seconds: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
+    calls: list[Call] = field(default_factory=list)  # Intercom's answers, for the metrics
 
 
 class Backfill:
@@ -87,17 +90,28 @@ class Backfill:
         self._sleep = sleep
 
     def run(
-        self, parts: Sequence[Part], stop: Callable[[], bool] = lambda: False, on_tick: Callable[[Tick], None] = print
+        self,
+        parts: Sequence[Part],
+        stop: Callable[[], bool] = lambda: False,
+        on_tick: Callable[[Tick], None] = print,
+        whole_run: bool = True,
     ) -> Tick:
-        """Every part not finished yet, from its checkpoint. Raises Stopped when `stop()` ends it early, or
-        when events could not be made durable (the next start retries them)."""
+        """Every part not finished yet, from its checkpoint (`whole_run`: these are all the run's parts, as
+        its status will count them; a worker reads one part of a run). Raises Stopped when `stop()` ends it
+        early, or when events could not be made durable (the next start retries them); either carries
+        what was done until then."""
         tick = Tick(bytes_total=sum(part.size for part in parts))
-        self._checkpoints.start([part.name for part in parts])
-        for part in parts:
-            progress = self._checkpoints.load(part.name)
-            if not progress.done:
-                self._part(part, progress, tick, stop, on_tick)
-            tick.bytes_done += part.size
+        if whole_run:
+            self._checkpoints.start([part.name for part in parts])
+        try:
+            for part in parts:
+                progress = self._checkpoints.load(part.name)
+                if not progress.done:
+                    self._part(part, progress, tick, stop, on_tick)
+                tick.bytes_done += part.size
+        except Stopped as stopped:
+            stopped.tick = tick
+            raise
         on_tick(tick)
         return tick
 
@@ -141,7 +155,8 @@ class Backfill:
                 break
             if attempt:
                 self._sleep(self._claim_seconds / BUSY_TRIES)
-            report = self._process(pending)
+            report, calls = self._process(pending)
+            tick.calls += calls
             counts.update({key: n for key, n in report.counts.items() if not key.endswith(".busy")})
             for error in report.rejected:
                 progress.add_invalid(line_of[pending[error.index].index], f"{error.field}: {error.message}")
@@ -154,11 +169,12 @@ class Backfill:
         tick.events += len(items)
         tick.counts.update(counts)
 
-    def _process(self, items: list[Item]) -> Report:
+    def _process(self, items: list[Item]) -> tuple[Report, list[Call]]:
         numbered = [Item(position, item.data) for position, item in enumerate(items)]
         report = self._ingest.process(self._caller, numbered, datetime.now(UTC), self._clock(), self._budget)
-        self._pacer.observe(len(items), len(self._calls.drain()))
-        return report
+        calls = self._calls.drain()
+        self._pacer.observe(len(items), len(calls))
+        return report, calls
 
 
 def _chunks(reader: Iterator[Line], size: Callable[[], int]) -> Iterator[list[Line]]:
