@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.share is not None and not 0 < args.share <= 1:
         sys.exit(f"make backfill: SHARE={args.share} is not a share of the rate limit: give one in (0, 1], e.g. 0.5")
+    parts = [] if args.status else _parts(args.file)  # a slip in FILE is named before a stack is looked for
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # each event's fate is in the summary, not a log line
     stack.attach_to_dev()
     from intercom_destination import wiring
@@ -67,7 +68,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.status:
         print(json.dumps(wiring.checkpoints(args.status).status(), indent=2))
         return
-    parts = _parts(args.file)
     if args.dry_run:
         _dry_run(parts, args)
         return

@@ -158,8 +158,10 @@ class NoLocalStackError(SystemExit):
 
 def attach_to_dev() -> tuple[Resources, str]:
     """Point this process's functions at the running `make dev` stack (its ports: SANDBOX_PORT, AWS_PORT;
-    or INTERCOM_API_BASE), as `make replay`, `make unpark` and `make forget` do. Returns its resources
-    and the Intercom API base. Raises NoLocalStackError when nothing answers on AWS_PORT."""
+    or INTERCOM_API_BASE), as `make replay`, `make unpark`, `make forget` and `make backfill` do, with the
+    settings that stack published (its actions file among them), and any setting given on this command's
+    line over them. Returns its resources and the Intercom API base. Raises NoLocalStackError when nothing
+    answers on AWS_PORT."""
     environment.settings()  # a wrong setting is named before anything runs
     aws_port = environment.port("AWS_PORT")
     if not answers("127.0.0.1", aws_port):
@@ -176,8 +178,9 @@ def attach_to_dev() -> tuple[Resources, str]:
     )
     token = os.environ.get("INTERCOM_ACCESS_TOKEN") or DEFAULT_TOKEN
     env = function_env(write_key="unused", intercom_api_base=api_base, intercom_token=token, resources=resources)
+    given = {name: os.environ[name] for name in env if os.environ.get(name, "").strip()}  # on this command's line
     configure(
-        **(env | published | {"INTERCOM_API_BASE": api_base, "INTERCOM_ACCESS_TOKEN": token}),
+        **(env | published | given | {"INTERCOM_API_BASE": api_base, "INTERCOM_ACCESS_TOKEN": token}),
         POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     )
     return resources, api_base
