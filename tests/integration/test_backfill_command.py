@@ -61,9 +61,8 @@ def test_make_backfill_against_make_dev(tmp_path: Path) -> None:
         sandbox(dev, "/_sandbox/config", {"latency_ms": 30})
         command = [sys.executable, "-m", "local.backfill", str(folder)]
         env = user_env(**dev.env(), BACKFILL_CHUNK_EVENTS="6", PYTHONUNBUFFERED="1")
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )  # noqa: S603
+        pipe = subprocess.PIPE
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=pipe, stderr=pipe, text=True)  # noqa: S603
         assert process.stderr is not None
         bar = ""
         while "events/s" not in bar:
