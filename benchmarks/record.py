@@ -21,7 +21,7 @@ from local.regions import NoRegionError, replace_region
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "benchmarks.md"
 #: Each benchmark module, in the order `make bench` runs them (the defaults of each are what it records).
-BENCHMARKS = ("efficiency", "drain", "run", "budget", "costs", "instances", "coldstart313")
+BENCHMARKS = ("efficiency", "drain", "run", "budget", "costs", "instances", "coldstart313", "backfill")
 #: Recorded by `make soak`, not by `make bench` (it takes minutes).
 SOAK = "soak"
 
