@@ -80,13 +80,15 @@ def invoke(runtime: tuple[str, Path, str], function: str, event: dict[str, Any])
         "AWS_ACCESS_KEY_ID": "runtime-check",
         "AWS_SECRET_ACCESS_KEY": "runtime-check",
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # as the template sets it; older botocore ignores it
-        **{f"AWS_ENDPOINT_URL_{service}": UNREACHABLE for service in ("SQS", "DYNAMODB", "SSM")},
+        **{f"AWS_ENDPOINT_URL_{service}": UNREACHABLE for service in ("SQS", "DYNAMODB", "SSM", "S3")},
         "WRITE_KEYS": "dev-write-key",
         "INTERCOM_ACCESS_TOKEN": "runtime-check",
         "INTERCOM_API_BASE": UNREACHABLE,
         "DEAD_LETTER_QUEUE_URL": f"{UNREACHABLE}/000000000000/dlq.fifo",
         "PARKING_QUEUE_URL": f"{UNREACHABLE}/000000000000/parking.fifo",
         "IDEMPOTENCY_TABLE": "runtime-check",
+        "BACKFILL_BUCKET": "runtime-check",
+        "BACKFILL_QUEUE_URL": f"{UNREACHABLE}/000000000000/backfill",
         "POWERTOOLS_SERVICE_NAME": "intercom-destination",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "CRITICAL",
@@ -125,6 +127,26 @@ def test_the_forget_fails_with_its_own_clear_error_when_aws_is_unreachable(runti
         "intercom_destination.forget.service",
     )
     assert "run it again" in outcome["message"]
+
+
+def test_the_backfill_fails_with_its_own_clear_error_and_hands_a_part_back(runtime: tuple[str, Path, str]) -> None:
+    """An operator's start or status names what could not be reached; a worker's part goes back to the
+    queue (a batch item failure), to be read again from its checkpoint."""
+    outcome = invoke(runtime, "backfill", {"status": "run-1"})
+    assert (outcome.get("raised"), outcome.get("module")) == (
+        "BackfillUnavailableError",
+        "intercom_destination.backfill.fleet",
+    )
+    assert "run it again" in outcome["message"]
+    part = {"bucket": "runtime-check", "key": "a.gz", "start": 0, "end": 10, "whole": True}
+    record = {
+        "messageId": "m-1", "receiptHandle": "r", "body": json.dumps({"run": "run-1", "prefix": "", "part": part}),
+        "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:backfill", "awsRegion": "us-east-1",
+    }  # fmt: skip
+    outcome = invoke(runtime, "backfill", {"Records": [record]})
+    assert "raised" not in outcome, outcome.get("traceback")
+    assert outcome["returned"] == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
 
 
 def test_this_check_runs_the_runtimes_python() -> None:

@@ -100,6 +100,44 @@ def test_a_stopped_backfill_goes_on_and_every_event_is_delivered_once(
     assert wiring.checkpoints("another-name").status()["counts"]["track.duplicate"] == 2 * PEOPLE + 4
 
 
+def test_a_crash_between_sending_and_its_checkpoint_sends_nothing_twice(
+    sandbox: SandboxControl, tmp_path: Path
+) -> None:
+    """A reader that died after its chunk's events were delivered but before its checkpoint: the next run
+    reads the chunk again and finds each event in the ledger."""
+    events = history(people=3)
+    write(tmp_path, "a.gz", events)
+    from datetime import UTC, datetime
+
+    from intercom_destination.intake.inbound import Item
+
+    crashed = wiring.backfill_ingest().process(
+        wiring.backfill_caller(get_settings()), [Item(n, e) for n, e in enumerate(events[:6])], datetime.now(UTC), 0, 30
+    )  # what the dead reader sent: its checkpoint never written
+    assert crashed.counts["track.delivered"] == 2
+    wiring.backfill_service("after-a-crash").run(local_parts(tmp_path), on_tick=lambda tick: None)
+    counts = wiring.checkpoints("after-a-crash").status()["counts"]
+    assert counts["track.duplicate"] == 2
+    assert counts["track.delivered"] == 4
+    assert len(sent(sandbox, "/events")) == 6  # each track once
+
+
+def test_a_run_of_many_parts_lists_them_on_pages_and_knows_its_last(stack: local_stack.Stack) -> None:
+    """An S3 archive may have tens of thousands of parts: the manifest is paged (an item holds 400 KB),
+    the status reads the parts in batches, and only the part finished last says the run is done."""
+    from intercom_destination.backfill.checkpoints import MANIFEST_PAGE, PartTaken, Progress
+
+    checkpoints = wiring.checkpoints("many-parts")
+    names = [f"s3://bucket/segment-logs/src/{n:05d}.gz" for n in range(2 * MANIFEST_PAGE + 7)]
+    checkpoints.start(names)
+    finished = [checkpoints.finish(Progress(name, lines=1)) for name in names]
+    assert finished == [False] * (len(names) - 1) + [True]
+    with pytest.raises(PartTaken):
+        checkpoints.finish(Progress(names[0], lines=1))  # a second reader of a finished part stops
+    status = checkpoints.status()
+    assert (status["parts"], status["parts_done"], status["lines"]) == (len(names), len(names), len(names))
+
+
 def test_history_never_overwrites_newer_live_data(api: Api, sandbox: SandboxControl, tmp_path: Path) -> None:
     live = identify("u-0", "live-1", email="u0@example.com", plan="new") | {"timestamp": "2026-06-01T00:00:00Z"}
     assert api.batch(live).status == 200
@@ -218,6 +256,11 @@ def test_on_aws_a_start_queues_parts_workers_read_them_and_the_last_writes_the_r
     status = local_stack.invoke(handler, {"status": started["run"]}, name="backfill")
     assert (status["parts"], status["parts_done"]) == (2, 2)
     assert status["counts"]["track.delivered"] == 2 * PEOPLE
-    report = s3.get_object(Bucket=bucket, Key=f"{prefix}_reports/{started['run']}.json")["Body"].read()
-    assert json.loads(report) == status
+    report_key = f"{prefix}_reports/{started['run']}.json"
+    assert json.loads(s3.get_object(Bucket=bucket, Key=report_key)["Body"].read()) == status
     assert len(sandbox.state()["events"]) == 2 * PEOPLE
+    s3.delete_object(Bucket=bucket, Key=report_key)
+    again = local_stack.invoke(handler, {"start": {"prefix": prefix}}, name="backfill")
+    assert again["finished"] is True  # nothing queued: the report is written again at once
+    assert records() == []
+    assert json.loads(s3.get_object(Bucket=bucket, Key=report_key)["Body"].read()) == status

@@ -9,10 +9,12 @@ decides, see checkpoints.Checkpoints.save).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from intercom_destination.backfill.checkpoints import Checkpoints, PartTaken
 from intercom_destination.backfill.runner import Backfill, Stopped, Tick
@@ -22,6 +24,19 @@ from intercom_destination.fanout import chunked
 logger = Logger(child=True)
 #: Messages per SendMessageBatch (SQS's limit).
 _SEND_BATCH = 10
+
+
+class BackfillUnavailableError(RuntimeError):
+    """S3, SQS or DynamoDB did not answer: nothing is lost (checkpoints stand); run the command again, or
+    the queue shows the part to a worker again."""
+
+
+@contextmanager
+def _aws(doing: str) -> Iterator[None]:
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise BackfillUnavailableError(f"could not {doing}: {str(exc)[:300]}; run it again") from exc
 
 
 def report_key(prefix: str, run: str) -> str:
@@ -48,9 +63,16 @@ class Fleet:
     def start(self, prefix: str, run: str | None = None) -> dict[str, Any]:
         """Plan the run and queue its parts; starting the same run again queues them again, and each
         worker goes on from its part's checkpoint (a finished part is skipped)."""
+        with _aws(f"plan the run from s3://{self._bucket}/{prefix}"):
+            return self._start(prefix, run)
+
+    def _start(self, prefix: str, run: str | None) -> dict[str, Any]:
         parts = s3_parts(self._s3, self._bucket, prefix)
         run = run or run_name(parts, salt=f"s3://{self._bucket}/{prefix}")
-        self._checkpoints(run).start([part.name for part in parts])
+        checkpoints = self._checkpoints(run)
+        checkpoints.start([part.name for part in parts])
+        if parts and self._report_if_done(run, prefix, checkpoints.status()):  # finished before: report again
+            return {"run": run, "bucket": self._bucket, "prefix": prefix, "parts": len(parts), "finished": True}
         for batch in chunked([part.describe() for part in parts], _SEND_BATCH):
             entries = [
                 {"Id": str(n), "MessageBody": json.dumps({"run": run, "prefix": prefix, "part": part})}
@@ -58,7 +80,7 @@ class Fleet:
             ]
             failed = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries).get("Failed", [])
             if failed:
-                raise RuntimeError(f"the backfill queue refused {len(failed)} part(s): {failed[0]}; start again")
+                raise BackfillUnavailableError(f"the queue refused {len(failed)} part(s): {failed[0]}; run it again")
         logger.info("backfill started", extra={"run": run, "parts": len(parts), "prefix": prefix})
         return {"run": run, "bucket": self._bucket, "prefix": prefix, "parts": len(parts)}
 
@@ -77,7 +99,8 @@ class Fleet:
             return asked[0]
 
         try:
-            tick = self._backfill(run).run([part], stop, on_tick=lambda tick: None, whole_run=False)
+            with _aws(f"read {part.name}"):
+                tick = self._backfill(run).run([part], stop, on_tick=lambda tick: None, whole_run=False)
         except PartTaken:
             logger.info("another worker reads this part further; leaving it", extra={"part": part.name})
             return Tick()
@@ -87,18 +110,21 @@ class Fleet:
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message))
             logger.info("time is up; the rest of the part is queued for the next worker", extra={"part": part.name})
             return stopped.tick or Tick()
-        self._report_if_last(run, message["prefix"])
+        if tick.run_finished:
+            self._report_if_done(run, message["prefix"], self.status(run))
         return tick
 
     def status(self, run: str) -> dict[str, Any]:
-        return self._checkpoints(run).status()
+        with _aws(f"read run {run}'s checkpoints"):
+            return self._checkpoints(run).status()
 
-    def _report_if_last(self, run: str, prefix: str) -> None:
-        """The run's totals into its report object once every part is finished (whoever sees it first
-        writes it; a later writer writes the same)."""
-        status = self.status(run)
-        if status["parts_done"] == status["parts"]:
-            key = report_key(prefix, run)
-            body = json.dumps(status, indent=2).encode()
-            self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
-            logger.info("backfill finished; report written", extra={"run": run, "report": f"s3://{self._bucket}/{key}"})
+    def _report_if_done(self, run: str, prefix: str, status: dict[str, Any]) -> bool:
+        """The run's totals into its report object once every part is finished (the reader that finished
+        the last part; or a start of a run whose parts were all finished before)."""
+        if status["parts_done"] < status["parts"]:
+            return False
+        key = report_key(prefix, run)
+        body = json.dumps(status, indent=2).encode()
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        logger.info("backfill finished; report written", extra={"run": run, "report": f"s3://{self._bucket}/{key}"})
+        return True

@@ -64,6 +64,7 @@ class Tick:
     paused_seconds: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
     calls: list[Call] = field(default_factory=list)  # Intercom's answers, for the metrics
+    run_finished: bool = False  # this reader finished the run's last part
 
 
 class Backfill:
@@ -134,8 +135,7 @@ class Backfill:
             except FormatError as refused:
                 progress.add_invalid(1, str(refused))
                 logger.warning("file refused", extra={"part": part.name, "error": str(refused)})
-        progress.done = True
-        self._checkpoints.save(progress, progress.lines)
+        tick.run_finished = self._checkpoints.finish(progress) or tick.run_finished
         tick.bytes_done = base
 
     def _chunk(self, chunk: list[Line], progress: Progress, tick: Tick) -> None:
@@ -153,8 +153,8 @@ class Backfill:
         for attempt in range(BUSY_TRIES + 1):
             if not pending:
                 break
-            if attempt:
-                self._sleep(self._claim_seconds / BUSY_TRIES)
+            if attempt:  # past the claim's lifetime by the last try: a crashed reader's claims are free
+                self._sleep((self._claim_seconds + 1) / BUSY_TRIES)
             report, calls = self._process(pending)
             tick.calls += calls
             counts.update({key: n for key, n in report.counts.items() if not key.endswith(".busy")})

@@ -71,8 +71,8 @@ class S3Part:
         return self.end - self.start
 
     def open(self) -> IO[bytes]:
-        if self.whole:
-            return self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"]
+        if self.whole:  # read through our adapter: the runtime's botocore may predate StreamingBody.readinto
+            return io.BufferedReader(_Body(self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"]))
         first = max(self.start - 1, 0)  # the byte before: is the range's first byte a line's first?
         body = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=f"bytes={first}-")["Body"]
         return io.BufferedReader(_Range(body, self.start, self.end))
