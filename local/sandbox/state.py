@@ -139,6 +139,7 @@ class Workspace:
         self.attributes: dict[str, dict[str, dict[str, Any]]] = {"contact": {}, "company": {}}
         self.tags: dict[str, str] = {}  # id → name
         self._event_keys: set[tuple[str, str, int]] = set()
+        self._by_field = _ContactIndex()  # live contacts by external_id and email: lookups stay O(1)
 
     # --- contacts -------------------------------------------------------------------------------
     def create_contact(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +159,7 @@ class Workspace:
             searchable_at=self.clock() + self.search_lag,
         )
         self.contacts[contact.id] = contact
+        self._by_field.add(contact)
         return contact.as_json()
 
     def update_contact(self, contact_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +168,9 @@ class Workspace:
         other = self._duplicate(body.get("external_id"), None)
         if other is not None and other.id != contact.id:
             raise ApiError(409, "conflict", f"A contact matching those details already exists with id={other.id}")
+        self._by_field.remove(contact)
         contact.fields.update({key: body[key] for key in _CONTACT_FIELDS if key in body})
+        self._by_field.add(contact)
         contact.custom_attributes.update(custom)
         contact.updated_at = int(self.clock())
         return contact.as_json()
@@ -178,12 +182,13 @@ class Workspace:
         """Gone for good, with its data events; a merged-away id answers 410 like the other reads."""
         contact = self._contact(contact_id)
         del self.contacts[contact_id]
+        self._by_field.remove(contact)
         self.events = [event for event in self.events if event["contact_id"] != contact_id]
         return {"type": "contact", "id": contact.id, "external_id": contact.fields.get("external_id"), "deleted": True}
 
     def find_by_external_id(self, external_id: str) -> dict[str, Any]:
-        for contact in self._live():
-            if contact.role == "user" and contact.fields.get("external_id") == external_id:
+        for contact in self._live_with("external_id", external_id):
+            if contact.role == "user":
                 return contact.as_json()
         raise ApiError(404, "not_found", "User Not Found")
 
@@ -226,6 +231,7 @@ class Workspace:
             if event["contact_id"] == lead.id:
                 event["contact_id"] = user.id
         lead.merged_into = user.id
+        self._by_field.remove(lead)
         return user.as_json()
 
     def contact_companies(self, contact_id: str) -> dict[str, Any]:
@@ -347,11 +353,10 @@ class Workspace:
     def _event_contact(self, body: dict[str, Any]) -> Contact:
         if body.get("id"):
             return self._contact(str(body["id"]), not_found=("not_found", "User Not Found"))
-        live = list(self._live())
         if body.get("user_id"):
-            found = [c for c in live if c.role == "user" and c.fields.get("external_id") == body["user_id"]]
+            found = [c for c in self._live_with("external_id", body["user_id"]) if c.role == "user"]
         else:
-            found = [c for c in live if c.role == "user" and c.fields.get("email") == body.get("email")]
+            found = [c for c in self._live_with("email", body.get("email")) if c.role == "user"]
             if len(found) > 1:
                 raise ApiError(
                     409,
@@ -417,12 +422,15 @@ class Workspace:
         return [contact for contact in self.contacts.values() if contact.merged_into is None]
 
     def _duplicate(self, external_id: Any, user_email: Any) -> Contact | None:
-        for contact in self._live():
-            if external_id and contact.fields.get("external_id") == external_id:
-                return contact
-            if user_email and contact.role == "user" and contact.fields.get("email") == user_email:
-                return contact
-        return None
+        """The first live contact (in creation order) with this external_id, or a user with this email."""
+        candidates = self._live_with("external_id", external_id) if external_id else []
+        if user_email:
+            candidates += [c for c in self._live_with("email", user_email) if c.role == "user"]
+        return min(candidates, key=self._by_field.order, default=None)
+
+    def _live_with(self, name: str, value: Any) -> list[Contact]:
+        """Live contacts whose field `name` is `value`, in creation order."""
+        return [self.contacts[contact_id] for contact_id in self._by_field.ids(name, value)]
 
     def _contact(self, contact_id: str, not_found: tuple[str, str] = ("not_found", "User Not Found")) -> Contact:
         contact = self.contacts.get(contact_id)
@@ -499,3 +507,41 @@ def _matches(contact: Contact, query: dict[str, Any]) -> bool:
         case "$":
             return isinstance(actual, str) and actual.endswith(str(expected))
     raise ApiError(400, "invalid_query", f"Operator '{operator}' is not supported by the sandbox")
+
+
+class _ContactIndex:
+    """Live contacts by external_id and by email, kept as contacts are created, updated, merged away and
+    deleted (a scan of every contact per call made a backfill of 10,000 people quadratic)."""
+
+    FIELDS = ("external_id", "email")
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, Any], dict[str, None]] = {}  # (field, value) → ids, in creation order
+        self._order: dict[str, int] = {}
+
+    def add(self, contact: Contact) -> None:
+        self._order.setdefault(contact.id, len(self._order))
+        for name in self.FIELDS:
+            if (value := contact.fields.get(name)) is not None and _hashable(value):
+                self._ids.setdefault((name, value), {})[contact.id] = None
+
+    def remove(self, contact: Contact) -> None:
+        for name in self.FIELDS:
+            if (value := contact.fields.get(name)) is not None and _hashable(value):
+                self._ids.get((name, value), {}).pop(contact.id, None)
+
+    def ids(self, name: str, value: Any) -> list[str]:
+        if value is None or not _hashable(value):
+            return []
+        return sorted(self._ids.get((name, value), {}), key=self.order)
+
+    def order(self, contact: Contact | str) -> int:
+        return self._order[contact if isinstance(contact, str) else contact.id]
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,11 @@ def test_a_crash_between_sending_and_its_checkpoint_sends_nothing_twice(
     from intercom_destination.intake.inbound import Item
 
     crashed = wiring.backfill_ingest().process(
-        wiring.backfill_caller(get_settings()), [Item(n, e) for n, e in enumerate(events[:6])], datetime.now(UTC), 0, 30
+        wiring.backfill_caller(get_settings()),
+        [Item(n, e) for n, e in enumerate(events[:6])],
+        datetime.now(UTC),
+        time.monotonic(),
+        30,
     )  # what the dead reader sent: its checkpoint never written
     assert crashed.counts["track.delivered"] == 2
     wiring.backfill_service("after-a-crash").run(local_parts(tmp_path), on_tick=lambda tick: None)
