@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"make backfill: SHARE={args.share} is not a share of the rate limit: give one in (0, 1], e.g. 0.5")
     parts = [] if args.status else _parts(args.file)  # a slip in FILE is named before a stack is looked for
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # each event's fate is in the summary, not a log line
+    os.environ["INTERCOM_WAIT_FOR_WINDOW"] = "true"  # as the backfill function: a spent window is waited out
     stack.attach_to_dev()
     from intercom_destination import wiring
 

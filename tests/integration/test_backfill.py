@@ -190,6 +190,22 @@ def test_paced_by_the_window(sandbox: SandboxControl, tmp_path: Path) -> None:
     assert max(per_window.values()) <= 30 * 0.5 * 1.5  # its half, give or take a chunk's estimate
 
 
+def test_a_429_pauses_the_backfill_and_its_call_is_made_again_after_the_reset(
+    stack: local_stack.Stack, sandbox: SandboxControl, tmp_path: Path
+) -> None:
+    """Live traffic took the window (a 429 the pacer could not foresee): the backfill's call waits for the
+    reset and is made again; nothing goes to the dead-letter queue."""
+    cold_start(stack, INTERCOM_WAIT_FOR_WINDOW="true")
+    sandbox.configure(window_seconds=2, faults=[{"status": 429, "method": "POST", "path": "/events", "times": 1}])
+    write(tmp_path, "a.gz", history(people=2))
+    started = time.monotonic()
+    wiring.backfill_service("after-a-429").run(local_parts(tmp_path), on_tick=lambda tick: None)
+    assert [r["status"] for r in sandbox.requests() if r["path"] == "/events"] == [429] + [202] * 4
+    assert time.monotonic() - started >= 0.5  # it waited for the window
+    assert stack.depth() == 0
+    assert wiring.checkpoints("after-a-429").status()["counts"]["track.delivered"] == 4
+
+
 def test_a_dry_run_counts_samples_and_estimates_and_sends_nothing(sandbox: SandboxControl, tmp_path: Path) -> None:
     write(tmp_path, "a.gz", history(people=3), b"[1, 2]\n")
     settings = get_settings()

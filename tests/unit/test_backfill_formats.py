@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from intercom_destination.backfill.formats import MAX_LINE_BYTES, FormatError, Line, lines
 from intercom_destination.backfill.pacing import FIRST_CHUNK, Pacer
-from intercom_destination.intercom.rate_limit import RateLimitState
+from intercom_destination.intercom.rate_limit import WINDOW_WAITS, RateLimitState
 
 from tests.events import identify, track
 
@@ -210,3 +210,33 @@ def test_the_pacer_waits_for_the_window_when_live_traffic_used_the_rest() -> Non
     assert slept == [1.0]  # waits (a second at a time, to see a stop) until the window resets
     paced, _ = pacer(limit=1000, remaining=0, share=0.5)
     assert paced.next_chunk(stop=lambda: True) == 0  # stopped while waiting
+
+
+def test_a_call_that_meets_a_spent_window_waits_for_its_reset_when_it_may() -> None:
+    """What a backfill's client does on a 429 (or a window with nothing left): the same call after the
+    reset, while that fits its deadline; a live client's call is queued at once instead."""
+    from intercom_destination.intercom.errors import RateLimitedError
+
+    window, tries = RateLimitState(), []
+
+    def call() -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise RateLimitedError(0.0)  # reset already passed: no real sleep
+        return "answered"
+
+    assert window.waiting_out(call, can_wait=lambda seconds: True) == "answered"
+    assert len(tries) == 3
+    tries.clear()
+    with pytest.raises(RateLimitedError):
+        window.waiting_out(call, can_wait=lambda seconds: False)  # past its deadline: queued as live calls are
+    assert len(tries) == 1
+
+    def always_spent() -> str:
+        tries.append(1)
+        raise RateLimitedError(0.0)
+
+    tries.clear()
+    with pytest.raises(RateLimitedError):
+        window.waiting_out(always_spent, can_wait=lambda seconds: True)
+    assert len(tries) == WINDOW_WAITS + 1  # then it is queued after all

@@ -82,6 +82,7 @@ def _client() -> IntercomClient:
         settings.intercom_version,
         Timeout(connect=settings.intercom_connect_timeout, read=settings.intercom_read_timeout),
         RateLimitState(),
+        wait_for_window=settings.intercom_wait_for_window,
     )
 
 

@@ -82,6 +82,7 @@ class Settings(BaseModel):
     backfill_bucket: str | None = None
     backfill_queue_url: str | None = None
     intercom_rate_limit_per_minute: int = Field(default=10000, gt=0)  # for estimates; Intercom's headers rule
+    intercom_wait_for_window: bool = False  # wait out a spent rate-limit window (the backfill's functions only)
 
     @field_validator("intercom_region")
     @classmethod

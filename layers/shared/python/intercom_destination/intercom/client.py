@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
@@ -86,6 +87,7 @@ class IntercomClient:
         version: str,
         timeout: Timeout,
         rate_limit: RateLimitState,
+        wait_for_window: bool = False,
     ) -> None:
         self._pool = pool
         self._base = api_base.rstrip("/")
@@ -98,6 +100,7 @@ class IntercomClient:
         }
         self._timeout = timeout
         self.rate_limit = rate_limit
+        self._wait_for_window = wait_for_window  # a backfill waits out a spent window; live calls never do
         self.calls = CallLog()
 
     # --- contacts -----------------------------------------------------------------------------
@@ -191,6 +194,10 @@ class IntercomClient:
 
     # --- transport ------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:
+        call = partial(self._call, method, path, body, query)
+        return self.rate_limit.waiting_out(call, self._can_wait) if self._wait_for_window else call()
+
+    def _call(self, method: str, path: str, body: Any, query: dict[str, str] | None) -> dict[str, Any]:
         self.rate_limit.check(time.time())
         url = self._base + path
         if query:

@@ -4,10 +4,17 @@ function: when the window is spent, no call is made until it resets."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import urllib3
 
 from intercom_destination.intercom.errors import RateLimitedError
+
+T = TypeVar("T")
+#: Resets a backfill's call waits for before it is queued like a live one (a window is 10 s).
+WINDOW_WAITS = 3
 
 
 class RateLimitState:
@@ -47,3 +54,18 @@ class RateLimitState:
         with self._lock:
             if self.remaining is not None and self.remaining <= 0 and now < self.reset_at:
                 raise RateLimitedError(self.reset_at, "rate-limit window spent; not calling until it resets")
+
+    def waiting_out(self, call: Callable[[], T], can_wait: Callable[[float], bool]) -> T:
+        """`call`, and when the window is spent (a 429, or none left) the same call after the reset, while
+        `can_wait` says the wait fits (the call's deadline), WINDOW_WAITS times at most: what a backfill
+        does, where a live call is queued at once."""
+        waits = 0
+        while True:
+            try:
+                return call()
+            except RateLimitedError as spent:
+                pause = max(spent.reset_at - time.time(), 0) + 0.05
+                if waits >= WINDOW_WAITS or not can_wait(pause):
+                    raise
+                waits += 1
+                time.sleep(pause)
