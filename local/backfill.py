@@ -112,7 +112,8 @@ def describe_dry_run(summary: dict[str, Any]) -> str:
     ]
     if summary["skipped"]:
         out.append("skipped:   " + _counts(summary["skipped"]))
-    out.append(f"invalid:   {summary['invalid_count']:,}")
+    reasons = f" ({_counts(summary['invalid_by_reason'])})" if summary["invalid_count"] else ""
+    out.append(f"invalid:   {summary['invalid_count']:,}{reasons}")
     out += [f"  {item['file']}:{item['line']}: {item['error']}" for item in summary["invalid"][:20]]
     out.append(
         f"estimate:  {summary['requests']:,} Intercom requests planned; at {summary['share']:.0%} of "

@@ -72,6 +72,7 @@ def test_an_archive_is_delivered_and_its_bad_lines_reported(sandbox: SandboxCont
     status = wiring.checkpoints("delivered").status()
     assert status["counts"]["identify.delivered"] == PEOPLE
     assert status["counts"]["track.delivered"] == 2 * PEOPLE
+    assert (status["counts"]["invalid.not_json"], status["counts"]["invalid.invalid_event"]) == (1, 1)
     invalid = {(item["part"], item["line"]) for item in status["invalid"]}
     assert invalid == {("segment-logs/src/2026-02-01/a.gz", 4 * PEOPLE + 1), ("segment-logs/src/2026-02-02/b.gz", 1)}
     assert seen[-1].events == 4 * PEOPLE + 1
@@ -214,6 +215,7 @@ def test_a_dry_run_counts_samples_and_estimates_and_sends_nothing(sandbox: Sandb
     assert summary["by_type"] == {"group": 3, "identify": 3, "track": 6}
     assert summary["by_action"] == {"Identify Company": 3, "Identify Contact": 3, "Track Event": 6}
     assert summary["invalid"] == [{"file": "a.gz", "line": 13, "error": "not a JSON object"}]
+    assert summary["invalid_by_reason"] == {"not_an_object": 1}
     assert summary["samples"]["Track Event"][0]["requests"][0]["path"] == "/events"
     assert summary["estimated_seconds"] == round(summary["requests"] / (0.5 * 10000 / 60), 1)
     assert sandbox.requests() == []

@@ -82,11 +82,11 @@ def test_a_json_array_and_a_batch_line() -> None:
 def test_a_bad_line_is_reported_by_number_and_the_file_goes_on() -> None:
     raw = ndjson(identify("u-1", "1")) + b"{not json\n\n" + ndjson({"hello": 1}, identify("u-2", "2"))
     read_lines = read(raw)
-    assert [(line.number, bool(line.events), (line.error or "")[:12]) for line in read_lines] == [
-        (1, True, ""),
-        (2, False, "not JSON (Ex"),
-        (4, False, "not an event"),
-        (5, True, ""),
+    assert [(line.number, bool(line.events), (line.error or "")[:12], line.reason) for line in read_lines] == [
+        (1, True, "", None),
+        (2, False, "not JSON (Ex", "not_json"),
+        (4, False, "not an event", "not_an_event"),
+        (5, True, "", None),
     ]
 
 

@@ -43,12 +43,14 @@ class Progress:
     part: str
     lines: int = 0  # lines done, from the part's start
     offset: int = 0  # bytes done, from the part's start (uncompressed)
-    counts: Counter[str] = field(default_factory=Counter)  # `<type>.<ending>`, `invalid_lines`
+    counts: Counter[str] = field(default_factory=Counter)  # `<type>.<ending>`, `invalid_lines`, `invalid.<reason>`
     invalid: list[dict[str, Any]] = field(default_factory=list)  # {"line": n, "error": why}
     done: bool = False
 
-    def add_invalid(self, line: int, error: str) -> None:
+    def add_invalid(self, line: int, error: str, reason: str) -> None:
+        """An invalid line (or event), counted in all and by `reason` (a short code), and listed."""
         self.counts["invalid_lines"] += 1
+        self.counts[f"invalid.{reason}"] += 1
         if len(self.invalid) < MAX_INVALID_KEPT:
             self.invalid.append({"line": line, "error": error[:300]})
 

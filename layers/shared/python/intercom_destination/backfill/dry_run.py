@@ -38,6 +38,7 @@ class DryRun:
         self.requests = 0
         self.invalid: list[dict[str, Any]] = []
         self.invalid_count = 0
+        self.invalid_by_reason: Counter[str] = Counter()
         self.samples: dict[str, list[Any]] = defaultdict(list)
 
     def read(self, parts: Sequence[Part]) -> dict[str, Any]:
@@ -48,14 +49,14 @@ class DryRun:
                     for line in lines(raw, part.name):
                         self.lines += 1
                         if line.error:
-                            self._invalid(part.name, line.number, line.error)
+                            self._invalid(part.name, line.number, line.error, line.reason or "invalid_line")
                         pending += [(line.number, event) for event in line.events]
                         if len(pending) >= _CHUNK:
                             self._preview(part.name, pending)
                             pending = []
                     self._preview(part.name, pending)
                 except FormatError as refused:
-                    self._invalid(part.name, 1, str(refused))
+                    self._invalid(part.name, 1, str(refused), "not_an_archive")
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
@@ -67,6 +68,7 @@ class DryRun:
             "by_action": dict(sorted(self.by_action.items())),
             "skipped": dict(sorted(self.skipped.items())),
             "invalid_count": self.invalid_count,
+            "invalid_by_reason": dict(sorted(self.invalid_by_reason.items())),
             "invalid": self.invalid,
             "requests": self.requests,
             "estimated_seconds": round(self.requests / per_second, 1) if per_second else None,
@@ -82,7 +84,7 @@ class DryRun:
         shown = preview_of(items, self._caller, datetime.now(UTC), self._actions, self._settings)
         self.events += len(items)
         for error in shown["errors"]:
-            self._invalid(part, pending[error["index"]][0], f"{error['field']}: {error['message']}")
+            self._invalid(part, pending[error["index"]][0], f"{error['field']}: {error['message']}", error["code"])
         for event in shown["events"]:
             self.by_type[event["type"]] += 1
             if event.get("skipped"):
@@ -94,7 +96,8 @@ class DryRun:
                 if requests and len(self.samples[action["name"]]) < SAMPLES:
                     self.samples[action["name"]].append({"line": pending[event["index"]][0], "requests": requests})
 
-    def _invalid(self, part: str, line: int, error: str) -> None:
+    def _invalid(self, part: str, line: int, error: str, reason: str) -> None:
         self.invalid_count += 1
+        self.invalid_by_reason[reason] += 1
         if len(self.invalid) < LISTED:
             self.invalid.append({"file": part, "line": line, "error": error[:300]})

@@ -45,6 +45,7 @@ class Line:
     end: int  # bytes from the start of the (uncompressed) part to the line's end
     events: list[Any] = field(default_factory=list)
     error: str | None = None
+    reason: str | None = None  # the error's kind, for counts: not_json, not_an_object, not_an_event, ...
 
 
 def lines(raw: IO[bytes], name: str, skip: int = 0) -> Iterator[Line]:
@@ -76,7 +77,8 @@ def _ndjson(stream: IO[bytes], name: str, skip: int) -> Iterator[Line]:
                 rest = stream.readline(MAX_LINE_BYTES)
                 size += len(rest)
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-            yield Line(number + 1, offset, error=f"gzip stream ends early: the file is truncated or corrupt ({exc})")
+            why = f"gzip stream ends early: the file is truncated or corrupt ({exc})"
+            yield Line(number + 1, offset, error=why, reason="truncated_gzip")
             return
         if not raw:
             return
@@ -85,7 +87,7 @@ def _ndjson(stream: IO[bytes], name: str, skip: int) -> Iterator[Line]:
         if number <= skip:
             continue
         if too_long:
-            yield Line(number, offset, error=f"line over {MAX_LINE_BYTES} bytes")
+            yield Line(number, offset, error=f"line over {MAX_LINE_BYTES} bytes", reason="line_too_long")
         elif raw.strip():
             line = _line(number, offset, raw)
             if number == 1 and line.error:
@@ -109,32 +111,31 @@ def _array(stream: IO[bytes], name: str, skip: int) -> Iterator[Line]:
         raise FormatError(f"{name}: line 1: not a JSON array ({exc})") from None
     for number, element in enumerate(elements, start=1):
         if number > skip:
-            events, error = _events(element)
-            yield Line(number, 0, events, error)
+            yield Line(number, 0, *_events(element))
 
 
 def _line(number: int, end: int, raw: bytes) -> Line:
     try:
         value = bounded_json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        return Line(number, end, error=f"not JSON ({str(exc)[:100]})")
-    events, error = _events(value)
-    return Line(number, end, events, error)
+        return Line(number, end, error=f"not JSON ({str(exc)[:100]})", reason="not_json")
+    return Line(number, end, *_events(value))
 
 
-def _events(value: Any) -> tuple[list[Any], str | None]:
-    """The events one line (or array element) holds: an event, a batch, or a RudderStack job."""
+def _events(value: Any) -> tuple[list[Any], str | None, str | None]:
+    """The events one line (or array element) holds (an event, a batch, or a RudderStack job), or why none
+    and its kind."""
     if not isinstance(value, dict):
-        return [], "not a JSON object"
+        return [], "not a JSON object", "not_an_object"
     if isinstance(value.get("payload"), dict) and "type" not in value:  # a RudderStack job
         value = value["payload"]
     if isinstance(value.get("batch"), list):
         try:
             items = split_items("batch", value, 2**62, _MAX_LINE_EVENTS)
         except RequestError as exc:
-            return [], exc.message
-        return [item.data for item in items], None
+            return [], exc.message, "batch_too_large"
+        return [item.data for item in items], None, None
     if "type" in value:
         value.pop("writeKey", None)  # a credential: never carried further
-        return [value], None
-    return [], "not an event, a batch or a RudderStack job (no type, batch or payload)"
+        return [value], None, None
+    return [], "not an event, a batch or a RudderStack job (no type, batch or payload)", "not_an_event"

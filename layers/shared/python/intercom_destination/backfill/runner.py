@@ -133,7 +133,7 @@ class Backfill:
                     tick.paused_seconds = self._pacer.paused_seconds
                     on_tick(tick)
             except FormatError as refused:
-                progress.add_invalid(1, str(refused))
+                progress.add_invalid(1, str(refused), "not_an_archive")
                 logger.warning("file refused", extra={"part": part.name, "error": str(refused)})
         tick.run_finished = self._checkpoints.finish(progress) or tick.run_finished
         tick.bytes_done = base
@@ -144,7 +144,7 @@ class Backfill:
         items: list[Item] = []
         for line in chunk:
             if line.error:
-                progress.add_invalid(line.number, line.error)
+                progress.add_invalid(line.number, line.error, line.reason or "invalid_line")
             for event in line.events:
                 line_of[len(items)] = line.number
                 items.append(Item(len(items), event))
@@ -159,7 +159,8 @@ class Backfill:
             tick.calls += calls
             counts.update({key: n for key, n in report.counts.items() if not key.endswith(".busy")})
             for error in report.rejected:
-                progress.add_invalid(line_of[pending[error.index].index], f"{error.field}: {error.message}")
+                where = line_of[pending[error.index].index]
+                progress.add_invalid(where, f"{error.field}: {error.message}", error.code)
             busy = {error.index for error in report.failed}
             pending = [item for position, item in enumerate(pending) if position in busy]
         if pending:
