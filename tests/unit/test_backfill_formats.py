@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import random
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -240,3 +241,40 @@ def test_a_call_that_meets_a_spent_window_waits_for_its_reset_when_it_may() -> N
     with pytest.raises(RateLimitedError):
         window.waiting_out(always_spent, can_wait=lambda seconds: True)
     assert len(tries) == WINDOW_WAITS + 1  # then it is queued after all
+
+
+def hostile_line(rng: random.Random) -> bytes:
+    """Any bytes a broken or hostile archive line may hold."""
+    kind = rng.randrange(8)
+    if kind == 0:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))).replace(b"\n", b" ")
+    if kind == 1:
+        depth = rng.randrange(1, 3000)
+        return b'{"type":"track","userId":"u","event":"e","properties":' + b"[" * depth + b"]" * depth + b"}"
+    if kind == 2:
+        return b'{"type":"identify","userId":' + str(rng.randrange(10**40)).encode() + b',"traits":{"n":NaN}}'
+    if kind == 3:
+        return json.dumps({"batch": [track("u", "E", str(n)) for n in range(rng.randrange(0, 5))]}).encode()
+    if kind == 4:
+        return json.dumps({"payload": {"batch": "not a list"}, "userId": "x"}).encode()
+    if kind == 5:
+        return json.dumps(rng.choice([None, 1, "s", [1, 2], {"a": 1}, {"type": None}, {"type": "x" * 5000}])).encode()
+    if kind == 6:
+        return b'{"type":"track","userId":"\\ud800","event":"e","timestamp":"9999-12-31T23:59:59Z"}'
+    return json.dumps(identify(f"u-{rng.randrange(100)}", str(rng.random()))).encode()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hostile_lines_never_stop_the_file_and_each_is_accounted_for(seed: int) -> None:
+    """Bounded fuzz: 400 lines of anything after a valid first line, gzipped or not. Every non-blank line
+    comes back once, in order, holding events or saying why not; nothing raises."""
+    rng = random.Random(seed)
+    body = [json.dumps(identify("u-0", "first")).encode()] + [hostile_line(rng) for _ in range(400)]
+    raw = b"\n".join(body) + b"\n"
+    for data in (raw, gzip.compress(raw)):
+        read_lines = read(data)
+        expected = [n for n, line in enumerate(body, start=1) if line.strip()]
+        assert [line.number for line in read_lines] == expected
+        empty_batch = json.dumps({"batch": []}).encode()
+        assert all(bool(line.events) != bool(line.error) for line in read_lines if body[line.number - 1] != empty_batch)
+        assert all((line.error is None) == (line.reason is None) for line in read_lines)
