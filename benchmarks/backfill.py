@@ -2,7 +2,7 @@
 group and tracks of 10,000 people, in time order, gzipped JSON lines in 4 files) read by `make backfill`'s
 own program in a process of its own, as a user runs it against `make dev` (here: the local stack with its
 ingest function in another process, Intercom's sandbox answering each call after 50 ms, with a rate limit
-that binds: 1,500 calls per 10-second window).
+that binds: 1,000 calls per 10-second window, below what this machine's local stack can carry).
 
 Measured, each beside its baseline in the same run:
 - the backfill's Intercom calls per second against what its share allows (share × limit), and events/s;
@@ -140,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=10_000, help="people of the big archive (10 events each)")
     parser.add_argument("--small", type=int, default=1_000, help="people of the small archive (memory, resume)")
-    parser.add_argument("--limit", type=int, default=1_500, help="Intercom calls per 10-second window")
+    parser.add_argument("--limit", type=int, default=1_000, help="Intercom calls per 10-second window")
     parser.add_argument("--share", type=float, default=0.8, help="of the window the backfill may use")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
