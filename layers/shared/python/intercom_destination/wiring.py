@@ -137,6 +137,11 @@ def _sqs() -> Any:
 
 
 @cache
+def _s3() -> Any:
+    return boto3.client("s3", config=_AWS_CONFIG)
+
+
+@cache
 def _executor() -> ThreadPoolExecutor:
     """Delivery threads (one person each), and the parallel SQS and DynamoDB batches after them."""
     return ThreadPoolExecutor(max_workers=get_settings().delivery_concurrency, thread_name_prefix="deliver")
@@ -233,7 +238,7 @@ def backfill_fleet() -> Fleet:
 
     settings = get_settings()
     return Fleet(
-        boto3.client("s3", config=_AWS_CONFIG),
+        _s3(),
         _sqs(),
         _required(settings.backfill_queue_url, "BACKFILL_QUEUE_URL"),
         _required(settings.backfill_bucket, "BACKFILL_BUCKET"),
@@ -291,6 +296,7 @@ def reset() -> None:
     _people.cache_clear()
     _dynamodb.cache_clear()
     _sqs.cache_clear()
+    _s3.cache_clear()
     secrets.forget()
     redrive_service.cache_clear()
     forget_service.cache_clear()
