@@ -25,3 +25,12 @@ def group(user: str | None, company: str, message_id: str | None = None, **trait
 
 def alias(previous: str, user: str, message_id: str | None = None) -> dict[str, Any]:
     return call("alias", message_id, previousId=previous, userId=user)
+
+
+def sqs_record(message_id: str, receipt: str, body: str) -> dict[str, Any]:
+    """An SQS message as Lambda's event source hands it to a function (one of the event's `Records`)."""
+    return {
+        "messageId": message_id, "receiptHandle": receipt, "body": body, "attributes": {},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:backfill", "awsRegion": "us-east-1",
+    }  # fmt: skip

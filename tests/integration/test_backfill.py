@@ -22,7 +22,7 @@ from intercom_destination.config.settings import get_settings
 from local import stack as local_stack
 from local.sandbox.control import SandboxControl
 from tests.conftest import Api, cold_start
-from tests.events import group, identify, track
+from tests.events import group, identify, sqs_record, track
 
 PEOPLE = 12
 
@@ -261,12 +261,7 @@ def test_on_aws_a_start_queues_parts_workers_read_them_and_the_last_writes_the_r
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         for message in received:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return [
-            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-             "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:backfill", "awsRegion": "us-east-1"}
-            for m in received
-        ]  # fmt: skip
+        return [sqs_record(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in received]
 
     first, second = records()
     out_of_time = local_stack.invoke(handler, {"Records": [first]}, timeout_seconds=60, name="backfill")

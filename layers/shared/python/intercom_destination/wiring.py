@@ -197,8 +197,7 @@ def backfill_ingest() -> Ingest:
     """The live pipeline whose claims are the backfill's ledger: kept BACKFILL_LEDGER_DAYS, not a day, so an
     archive line read again in any later run is a duplicate."""
     settings = get_settings()
-    ledger = settings.backfill_ledger_days * 86400
-    return _ingest(settings, _dedupe(settings, ledger, settings.backfill_chunk_seconds))
+    return _ingest(settings, _dedupe(settings, settings.backfill_ledger_seconds, settings.backfill_chunk_seconds))
 
 
 def backfill_caller(settings: Settings) -> Caller:
@@ -213,18 +212,15 @@ def backfill_caller(settings: Settings) -> Caller:
 def backfill_service(run: str, share: float | None = None) -> Backfill:
     """A backfill run (`run` names its checkpoints), paced to `share` of Intercom's window (BACKFILL_SHARE;
     by default what the redrive leaves live traffic: 1 - REDRIVE_LIVE_SHARE)."""
-    from intercom_destination.backfill.checkpoints import Checkpoints
     from intercom_destination.backfill.pacing import Pacer
     from intercom_destination.backfill.runner import Backfill
 
     settings = get_settings()
     client = _client()
-    ledger = settings.backfill_ledger_days * 86400
-    table = _required(settings.idempotency_table, "IDEMPOTENCY_TABLE")
     return Backfill(
         backfill_ingest(),
         backfill_caller(settings),
-        Checkpoints(_dynamodb(), table, run, ledger),
+        checkpoints(run),
         Pacer(client.rate_limit, backfill_share(settings, share), settings.backfill_chunk_events),
         client.calls,
         settings.backfill_chunk_seconds,
@@ -257,7 +253,7 @@ def checkpoints(run: str) -> Checkpoints:
 
     settings = get_settings()
     table = _required(settings.idempotency_table, "IDEMPOTENCY_TABLE")
-    return Checkpoints(_dynamodb(), table, run, settings.backfill_ledger_days * 86400)
+    return Checkpoints(_dynamodb(), table, run, settings.backfill_ledger_seconds)
 
 
 @cache

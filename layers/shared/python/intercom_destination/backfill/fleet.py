@@ -88,10 +88,7 @@ class Fleet:
         """Read one part from its checkpoint while more than `margin` seconds are left; then queue the rest
         of it for the next worker. Raises Stopped when its events cannot be made durable (the queue shows
         the message again later)."""
-        run, described = message["run"], message["part"]
-        part = S3Part(
-            self._s3, described["bucket"], described["key"], described["start"], described["end"], described["whole"]
-        )
+        run, part = message["run"], S3Part.described(self._s3, message["part"])
         asked = [False]
 
         def stop() -> bool:

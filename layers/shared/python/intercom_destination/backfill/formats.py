@@ -28,7 +28,7 @@ from intercom_destination.intake.inbound import RequestError, split_items
 MAX_LINE_BYTES = 8 * 1024 * 1024
 #: A JSON array is one value: parsed whole, so bounded (NDJSON has no bound).
 MAX_ARRAY_BYTES = 64 * 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 #: Events a line may hold (a batch's bound on the live API).
 _MAX_LINE_EVENTS = 2500
 
@@ -52,7 +52,7 @@ def lines(raw: IO[bytes], name: str, skip: int = 0) -> Iterator[Line]:
     """The lines of `raw` (a file, an S3 body, a byte range of one) after the first `skip`; raises
     FormatError when its first line shows it is not an archive. gzip is recognised by its magic bytes."""
     stream: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
-    if stream.peek(2)[:2] == _GZIP_MAGIC:
+    if stream.peek(2)[:2] == GZIP_MAGIC:
         stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"))
     try:
         first = stream.peek(64).lstrip()[:1]

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from intercom_destination.backfill.formats import GZIP_MAGIC
+
 #: Bytes of an uncompressed object one worker reads (about 100,000 events: minutes at the rate limit).
 RANGE_BYTES = 64 * 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
 #: Objects under this folder of a backfill prefix are its reports, not its archive.
 REPORTS = "_reports/"
 
@@ -78,8 +79,12 @@ class S3Part:
         return io.BufferedReader(_Range(body, self.start, self.end))
 
     def describe(self) -> dict[str, Any]:
-        """What an SQS message carries to a worker."""
+        """What an SQS message carries to a worker (`described` reads it back)."""
         return {"bucket": self.bucket, "key": self.key, "start": self.start, "end": self.end, "whole": self.whole}
+
+    @classmethod
+    def described(cls, client: Any, part: dict[str, Any]) -> S3Part:
+        return cls(client, part["bucket"], part["key"], part["start"], part["end"], part["whole"])
 
 
 def s3_parts(client: Any, bucket: str, prefix: str, range_bytes: int = RANGE_BYTES) -> list[S3Part]:
@@ -100,7 +105,7 @@ def s3_parts(client: Any, bucket: str, prefix: str, range_bytes: int = RANGE_BYT
 
 def _gzipped(client: Any, bucket: str, key: str) -> bool:
     head = client.get_object(Bucket=bucket, Key=key, Range="bytes=0-1")["Body"].read()
-    return bytes(head) == _GZIP_MAGIC
+    return bytes(head) == GZIP_MAGIC
 
 
 class _Range(io.RawIOBase):

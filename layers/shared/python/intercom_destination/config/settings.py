@@ -93,6 +93,10 @@ class Settings(BaseModel):
         return region
 
     @property
+    def backfill_ledger_seconds(self) -> int:
+        return self.backfill_ledger_days * 86400
+
+    @property
     def api_base(self) -> str:
         """INTERCOM_API_BASE wins (a sandbox or a proxy); otherwise the region's host."""
         return (self.intercom_api_base or REGION_API_BASES[self.intercom_region]).rstrip("/")

@@ -194,8 +194,9 @@ class IntercomClient:
 
     # --- transport ------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:
-        call = partial(self._call, method, path, body, query)
-        return self.rate_limit.waiting_out(call, self._can_wait) if self._wait_for_window else call()
+        if not self._wait_for_window:  # live calls: straight through
+            return self._call(method, path, body, query)
+        return self.rate_limit.waiting_out(partial(self._call, method, path, body, query), self._can_wait)
 
     def _call(self, method: str, path: str, body: Any, query: dict[str, str] | None) -> dict[str, Any]:
         self.rate_limit.check(time.time())
