@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.events import sqs_record
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "runtime-sdk"
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused at once
@@ -131,7 +133,8 @@ def test_the_forget_fails_with_its_own_clear_error_when_aws_is_unreachable(runti
 
 def test_the_backfill_fails_with_its_own_clear_error_and_hands_a_part_back(runtime: tuple[str, Path, str]) -> None:
     """An operator's start or status names what could not be reached; a worker's part goes back to the
-    queue (a batch item failure), to be read again from its checkpoint."""
+    queue, to be read again from its checkpoint: its one record failed, so Powertools fails the invocation
+    (BatchProcessingError: every record of the batch failed) and SQS shows the message again."""
     outcome = invoke(runtime, "backfill", {"status": "run-1"})
     assert (outcome.get("raised"), outcome.get("module")) == (
         "BackfillUnavailableError",
@@ -139,14 +142,13 @@ def test_the_backfill_fails_with_its_own_clear_error_and_hands_a_part_back(runti
     )
     assert "run it again" in outcome["message"]
     part = {"bucket": "runtime-check", "key": "a.gz", "start": 0, "end": 10, "whole": True}
-    record = {
-        "messageId": "m-1", "receiptHandle": "r", "body": json.dumps({"run": "run-1", "prefix": "", "part": part}),
-        "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:backfill", "awsRegion": "us-east-1",
-    }  # fmt: skip
+    record = sqs_record("m-1", "r", json.dumps({"run": "run-1", "prefix": "", "part": part}))
     outcome = invoke(runtime, "backfill", {"Records": [record]})
-    assert "raised" not in outcome, outcome.get("traceback")
-    assert outcome["returned"] == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert (outcome.get("raised"), outcome.get("module")) == (
+        "BatchProcessingError",
+        "aws_lambda_powertools.utilities.batch.exceptions",
+    )
+    assert "BackfillUnavailableError: could not read s3://runtime-check/a.gz" in outcome["traceback"]
 
 
 def test_this_check_runs_the_runtimes_python() -> None:

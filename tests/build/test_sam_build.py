@@ -69,7 +69,7 @@ def test_every_module_of_the_layer_has_unchecked_bytecode_for_python_313(built: 
 
 def test_python_313_runs_the_shipped_bytecode_without_reading_the_source(built: Path, tmp_path: Path) -> None:
     """Unchecked-hash bytecode is used as it is: a module whose source now raises still imports from it."""
-    shipped = built / "SharedLayer" / "python" / "intercom_destination"
+    shipped = built / "SharedLayer" / "python" / "intercom_destination" / "intake"
     (tmp_path / "__pycache__").mkdir()
     pyc = shipped / "__pycache__" / "timestamps.cpython-313.pyc"
     (tmp_path / "__pycache__" / pyc.name).write_bytes(pyc.read_bytes())
